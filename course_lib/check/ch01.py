@@ -1,0 +1,2 @@
+"""Exercise checks for chapter 01."""
+__all__ = []

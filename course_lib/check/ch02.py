@@ -1,0 +1,2 @@
+"""Exercise checks for chapter 02."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""Exercise checks for chapter 03."""
+__all__ = []

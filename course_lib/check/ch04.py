@@ -1,0 +1,2 @@
+"""Exercise checks for chapter 04."""
+__all__ = []

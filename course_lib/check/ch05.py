@@ -1,0 +1,2 @@
+"""Exercise checks for chapter 05."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""Exercise checks for chapter 06."""
+__all__ = []

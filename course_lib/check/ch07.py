@@ -1,0 +1,2 @@
+"""Exercise checks for chapter 07."""
+__all__ = []

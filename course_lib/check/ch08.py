@@ -1,0 +1,2 @@
+"""Exercise checks for chapter 08."""
+__all__ = []
