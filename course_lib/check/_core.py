@@ -1,0 +1,160 @@
+"""The machinery behind every exercise check.
+
+A checker is a function `body(c)` decorated with `@exercise`. It calls the student's function through
+`c.call(...)`, validates what came back with `c.tensor(...)` and compares it with `c.close(...)`, naming
+the common mistakes it recognises. The decorated check prints one line and returns a `Result`:
+
+    ✅ softmax: passed (4 checks)
+    ❌ softmax: you normalised over the wrong axis … — hint: …
+    ⏳ softmax: not implemented yet — replace `raise NotImplementedError()` with your code
+
+It never raises, whatever the student's function returns or raises, unless strict mode is on
+(`strict=True`, or the environment variable COURSE_STRICT=1 that an autograder sets).
+"""
+import functools
+import os
+import traceback
+from dataclasses import dataclass
+
+import torch
+
+STRICT_ENV = "COURSE_STRICT"
+
+
+class Fail(Exception):
+    """Raised inside a checker: the message says what is wrong (and how to fix it)."""
+
+
+class _NotImplemented(Exception):
+    pass
+
+
+@dataclass
+class Result:
+    """What a check found. status: "passed", "failed" or "not_implemented"."""
+
+    name: str
+    status: str
+    message: str
+    checks: int = 0
+
+    @property
+    def passed(self):
+        return self.status == "passed"
+
+    def __str__(self):
+        icon = {"passed": "✅", "failed": "❌", "not_implemented": "⏳"}[self.status]
+        return f"{icon} {self.name}: {self.message}"
+
+    def _ipython_display_(self):
+        pass  # the check already printed its line; show nothing more in a notebook
+
+
+def _describe(x):
+    if x is None:
+        return "None"
+    if isinstance(x, torch.Tensor):
+        return f"a tensor of shape {tuple(x.shape)} and dtype {x.dtype}"
+    return f"a {type(x).__name__}"
+
+
+class Checker:
+    """Handed to a checker body. Counts the checks made and turns problems into messages."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.count = 0
+
+    def call(self, *args, **kwargs):
+        """Call the student's function on copies of the inputs (so it cannot change ours)."""
+        args = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
+        kwargs = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
+        try:
+            return self.fn(*args, **kwargs)
+        except NotImplementedError:
+            raise _NotImplemented() from None
+        except Exception as e:  # anything a student's code can raise becomes a message
+            frames = traceback.extract_tb(e.__traceback__)
+            where = f" (line {frames[-1].lineno})" if len(frames) > 1 else ""
+            raise Fail(f"your function raised {type(e).__name__}{where}: {e}") from None
+
+    def tensor(self, out, shape=None, dtype=None, what="your result"):
+        """Check that `out` is a finite tensor of the expected shape (and dtype); return it."""
+        if out is None:
+            raise Fail(f"{what} is None — did you forget to `return` it?")
+        if not isinstance(out, torch.Tensor):
+            hint = " (wrap it with torch.tensor(...) or use torch operations)" if isinstance(
+                out, (list, tuple, int, float)) or type(out).__module__ == "numpy" else ""
+            raise Fail(f"{what} is {_describe(out)}, expected a torch.Tensor{hint}")
+        if shape is not None and tuple(out.shape) != tuple(shape):
+            got, want = tuple(out.shape), tuple(shape)
+            note = ""
+            if len(got) == len(want) >= 2 and got[:-2] + got[-2:][::-1] == want:
+                note = " — it looks transposed (last two axes swapped)"
+            elif sorted(got) == sorted(want):
+                note = " — the right sizes in the wrong order: check which axis is which"
+            elif out.numel() == torch.Size(want).numel():
+                note = " — same number of elements: a reshape or view in the wrong order?"
+            raise Fail(f"{what} has shape {got}, expected {want}{note}")
+        if dtype is not None and out.dtype != dtype:
+            raise Fail(f"{what} has dtype {out.dtype}, expected {dtype}")
+        if out.is_floating_point():
+            if torch.isnan(out).any():
+                raise Fail(f"{what} contains NaN — look for 0/0, inf - inf or exp() of a huge number")
+            if torch.isinf(out).any():
+                raise Fail(f"{what} contains inf — look for exp() overflowing or a division by zero")
+        return out
+
+    def expect(self, condition, message):
+        """One counted check: fail with `message` unless `condition` holds."""
+        self.count += 1
+        if not condition:
+            raise Fail(message)
+
+    def close(self, out, expected, mistakes=None, *, atol=1e-5, rtol=1e-4, what="your result", hint=""):
+        """One counted check: `out` matches `expected`; otherwise name the mistake it matches."""
+        self.count += 1
+        expected = expected.to(out.dtype) if out.is_floating_point() else expected
+        if out.shape == expected.shape and torch.allclose(out.double(), expected.double(), atol=atol, rtol=rtol):
+            return
+        for message, wrong in (mistakes or {}).items():
+            if out.shape == wrong.shape and torch.allclose(out.double(), wrong.double(), atol=atol, rtol=rtol):
+                raise Fail(message)
+        err = (out.double() - expected.double()).abs().max().item() if out.shape == expected.shape else None
+        detail = f" (largest difference {err:.3g})" if err is not None else ""
+        raise Fail(f"{what} differs from the reference{detail}" + (f" — hint: {hint}" if hint else ""))
+
+
+def _strict(strict):
+    if strict is None:
+        return os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return bool(strict)
+
+
+def exercise(body):
+    """Turn a checker body `body(c: Checker)` into the check `NAME(fn, strict=None) -> Result`."""
+    name = body.__name__
+
+    @functools.wraps(body)
+    def check(fn, strict=None):
+        c = Checker(fn)
+        if not callable(fn):
+            result = Result(name, "failed", f"expected your function `{name}`, got {_describe(fn)}")
+        else:
+            try:
+                body(c)
+                result = Result(name, "passed", f"passed ({c.count} checks)", c.count)
+            except _NotImplemented:
+                result = Result(name, "not_implemented",
+                                "not implemented yet — replace `raise NotImplementedError()` with your code")
+            except Fail as e:
+                result = Result(name, "failed", str(e), c.count)
+            except Exception as e:  # a bug in the checker itself must not stop the notebook either
+                result = Result(name, "failed", f"the check could not run ({type(e).__name__}: {e})", c.count)
+        print(result)
+        if _strict(strict) and not result.passed:
+            raise AssertionError(str(result))
+        return result
+
+    check.__doc__ = body.__doc__
+    return check
