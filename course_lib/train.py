@@ -1,0 +1,128 @@
+"""Seeds, devices, threads, and one training loop with a progress bar and a budget."""
+import os
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+THREADS_ENV = "COURSE_THREADS"
+
+
+def seed_everything(seed=0):
+    """Seed Python, NumPy and PyTorch so that a chapter gives the same numbers every run."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def choose_device():
+    """A GPU when there is one (CUDA, then Apple's MPS), otherwise the CPU. Nothing needs a GPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def set_threads(threads=None):
+    """Give PyTorch half the cores (at least one), or COURSE_THREADS if set. Returns the count.
+
+    With as many threads as cores, one busy neighbour (another notebook, a browser) makes every matrix
+    product wait for a descheduled thread: measured ~56x slower on a 2-core machine, against ~1.5x for
+    using one thread. Half the cores cannot fall into that trap.
+    """
+    if threads is None:
+        threads = int(os.environ.get(THREADS_ENV, "0")) or None
+    if threads is None:
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # macOS, Windows
+            cores = os.cpu_count() or 1
+        threads = max(1, cores // 2)
+    torch.set_num_threads(threads)
+    return threads
+
+
+@dataclass
+class History:
+    """What a training run did: one loss per step, evaluations as dicts with their "step"."""
+
+    train_loss: list = field(default_factory=list)
+    evals: list = field(default_factory=list)
+    seconds: float = 0.0
+    steps_done: int = 0
+    stopped_by_time: bool = False
+
+    def last(self, key):
+        """The latest evaluated value of `key`."""
+        return self.evals[-1][key]
+
+    def best(self, key, mode="min"):
+        """The best evaluated value of `key` (smallest for mode="min", largest for "max")."""
+        values = [e[key] for e in self.evals]
+        return min(values) if mode == "min" else max(values)
+
+    def curve(self, key):
+        """(steps, values) of an evaluated quantity, ready for plot.curves."""
+        return [e["step"] for e in self.evals], [e[key] for e in self.evals]
+
+
+def _progress(total, desc, enabled):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=True)
+
+
+def train(model, loss_fn, get_batch, *, steps, lr=1e-3, weight_decay=0.0, clip=1.0, optimizer=None,
+          eval_fn=None, eval_every=None, time_budget=None, desc="training", progress=True):
+    """Train `model` for `steps` steps (or until `time_budget` seconds pass) and return a History.
+
+    get_batch(step) -> batch; loss_fn(model, batch) -> scalar loss tensor;
+    eval_fn(model) -> dict of numbers, run under no_grad in eval mode every `eval_every` steps and at the end.
+    The optimizer defaults to AdamW(lr, weight_decay); gradients are clipped to norm `clip` (None: no clipping).
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    history = History()
+    bar = _progress(steps, desc, progress)
+    start = time.perf_counter()
+
+    def evaluate(step):
+        model.eval()
+        with torch.no_grad():
+            history.evals.append({"step": step, **eval_fn(model)})
+        model.train()
+        if bar is not None:
+            bar.set_postfix({k: f"{v:.3g}" for k, v in history.evals[-1].items() if k != "step"})
+
+    model.train()
+    for step in range(1, steps + 1):
+        loss = loss_fn(model, get_batch(step))
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"the loss became {loss.item()} at step {step}: lower the learning rate")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        history.train_loss.append(loss.item())
+        history.steps_done = step
+        if bar is not None:
+            bar.update(1)
+        if eval_fn is not None and eval_every and step % eval_every == 0:
+            evaluate(step)
+        if time_budget is not None and time.perf_counter() - start > time_budget and step < steps:
+            history.stopped_by_time = True
+            break
+    if eval_fn is not None and (not history.evals or history.evals[-1]["step"] != history.steps_done):
+        evaluate(history.steps_done)
+    history.seconds = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    model.eval()
+    return history
