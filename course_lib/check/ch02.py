@@ -1,2 +1,154 @@
-"""Exercise checks for chapter 02."""
-__all__ = []
+"""Exercise checks for chapter 02: RNN and LSTM cells by hand."""
+import torch
+
+from .. import rnn as ref
+from ._core import Fail, exercise
+
+__all__ = ["rnn_step", "lstm_step", "rnn_forward"]
+
+
+def _randn(*shape, seed, scale=1.0):
+    return scale * torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _rnn_weights(d_in, H, seed):
+    """Non-symmetric weights, so a transposed W_hh gives a different answer."""
+    return (_randn(d_in, H, seed=seed, scale=0.6), _randn(H, H, seed=seed + 1, scale=0.6),
+            _randn(H, seed=seed + 2, scale=0.3))
+
+
+@exercise
+def rnn_step(c):
+    """Checks rnn_step(x, h, W_xh, W_hh, b) -> h_new. Reference: course_lib.rnn.rnn_step."""
+    B, d_in, H = 3, 4, 5
+    x, h = _randn(B, d_in, seed=1), _randn(B, H, seed=2, scale=0.8)
+    W_xh, W_hh, b = _rnn_weights(d_in, H, seed=3)
+    z = x @ W_xh + h @ W_hh + b
+    out = c.tensor(c.call(x, h, W_xh, W_hh, b), shape=(B, H), what="your new state h")
+    c.close(out, ref.rnn_step(x, h, W_xh, W_hh, b), what="your new state h", mistakes={
+        "you used sigmoid where the RNN uses tanh: the state must lie in [-1, 1], centred on 0":
+            torch.sigmoid(z),
+        "you forgot the tanh: without it the state can grow without bound": z,
+        "the old state h is not used: the memory must be carried over (add h @ W_hh)":
+            torch.tanh(x @ W_xh + b),
+        "the new character x is not used (add x @ W_xh)": torch.tanh(h @ W_hh + b),
+        "you forgot the bias b": torch.tanh(x @ W_xh + h @ W_hh),
+        "W_hh is used transposed: with row vectors the step is h @ W_hh, not h @ W_hh.T":
+            torch.tanh(x @ W_xh + h @ W_hh.T + b),
+        "you added the old state to the result: the new state replaces h, it is tanh(...) alone":
+            h + torch.tanh(z)},
+        hint="h_new = torch.tanh(x @ W_xh + h @ W_hh + b)")
+    # the first step of a sequence: an empty memory and a single example
+    x1, h1 = _randn(1, d_in, seed=4, scale=3.0), torch.zeros(1, H)
+    out = c.tensor(c.call(x1, h1, W_xh, W_hh, b), shape=(1, H), what="your new state h (batch of 1)")
+    c.close(out, ref.rnn_step(x1, h1, W_xh, W_hh, b), what="your new state h (batch of 1, h = 0)",
+            hint="do not assume a batch size: use the shapes of x and h as given")
+
+
+def _lstm_variant(x, h, c, W_x, W_h, b, order="ifgo", gate_fn=torch.sigmoid, cand_fn=torch.tanh,
+                  cell="f*c+i*g", out="o*tanh(c_new)"):
+    """An LSTM step with one deliberate mistake, for naming what a student did."""
+    blocks = dict(zip(order, (x @ W_x + h @ W_h + b).chunk(4, dim=-1)))
+    i, f, o, g = gate_fn(blocks["i"]), gate_fn(blocks["f"]), gate_fn(blocks["o"]), cand_fn(blocks["g"])
+    c_new = {"f*c+i*g": f * c + i * g, "f*c+g": f * c + g, "c+i*g": c + i * g}[cell]
+    h_new = {"o*tanh(c_new)": o * torch.tanh(c_new), "o*c_new": o * c_new, "tanh(c_new)": torch.tanh(c_new),
+             "o*tanh(c)": o * torch.tanh(c)}[out]
+    return h_new, c_new
+
+
+def _pair(c, out, B, H):
+    if isinstance(out, torch.Tensor):
+        raise Fail("you returned one tensor: return the pair (h_new, c_new), e.g. `return h_new, c_new`")
+    if out is None:
+        raise Fail("your result is None — did you forget to `return h_new, c_new`?")
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        n = f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""
+        raise Fail(f"your result is a {type(out).__name__}{n}: return exactly the pair (h_new, c_new)")
+    return (c.tensor(out[0], shape=(B, H), what="your h_new"),
+            c.tensor(out[1], shape=(B, H), what="your c_new"))
+
+
+@exercise
+def lstm_step(c):
+    """Checks lstm_step(x, h, c, W_x, W_h, b) -> (h_new, c_new). Reference: course_lib.rnn.lstm_step
+    (gate blocks in the order input, forget, candidate, output)."""
+    B, d_in, H = 3, 4, 5
+    args = (_randn(B, d_in, seed=11), _randn(B, H, seed=12, scale=0.8), _randn(B, H, seed=13, scale=1.5),
+            _randn(d_in, 4 * H, seed=14, scale=0.7), _randn(H, 4 * H, seed=15, scale=0.7),
+            _randn(4 * H, seed=16, scale=0.5))
+    h_ref, c_ref = ref.lstm_step(*args)
+    h_out, c_out = _pair(c, c.call(*args), B, H)
+    variants = {
+        "tanh and sigmoid are swapped: the gates (input, forget, output) use sigmoid so they lie in "
+        "[0, 1]; the candidate uses tanh": dict(gate_fn=torch.tanh, cand_fn=torch.sigmoid),
+        "the candidate went through sigmoid: it uses tanh, so what is written can be negative":
+            dict(cand_fn=torch.sigmoid),
+        "the forget and input gates are swapped: the forget gate multiplies the old memory c, the input "
+        "gate the new candidate (blocks are in the order input, forget, candidate, output)": dict(order="figo"),
+        "the candidate and output blocks are swapped: the order is input, forget, candidate, output":
+            dict(order="ifog"),
+        "you forgot the input gate: the candidate is written as i * g, not g": dict(cell="f*c+g"),
+        "you forgot the forget gate: the old memory is kept as f * c, not c": dict(cell="c+i*g"),
+        "h_new = o * c_new: squash the memory with tanh first, h_new = o * tanh(c_new)": dict(out="o*c_new"),
+        "you forgot the output gate: h_new = o * tanh(c_new)": dict(out="tanh(c_new)"),
+        "h_new uses the old memory c: compute c_new first, then h_new = o * tanh(c_new)": dict(out="o*tanh(c)"),
+    }
+    wrong = {msg: _lstm_variant(*args, **kw) for msg, kw in variants.items()}
+    if torch.allclose(h_out, c_ref, atol=1e-5) and torch.allclose(c_out, h_ref, atol=1e-5):
+        raise Fail("you returned (c_new, h_new): return them in the order (h_new, c_new)")
+    c.close(c_out, c_ref, {m: w[1] for m, w in wrong.items()}, what="your c_new",
+            hint="c_new = f * c + i * g, with i, f sigmoid gates and g = tanh(candidate block)")
+    c.close(h_out, h_ref, {m: w[0] for m, w in wrong.items()}, what="your h_new",
+            hint="h_new = o * torch.tanh(c_new)")
+    # a saturated input: the memory may grow past 1, h must stay in [-1, 1]
+    big = (args[0] * 10,) + args[1:]
+    h_out, c_out = _pair(c, c.call(*big), B, H)
+    h_ref, c_ref = ref.lstm_step(*big)
+    c.close(c_out, c_ref, what="your c_new (large inputs)")
+    c.close(h_out, h_ref, what="your h_new (large inputs)")
+
+
+@exercise
+def rnn_forward(c):
+    """Checks rnn_forward(x, h0, W_xh, W_hh, b) -> hs (B, T, H), the state after every step.
+    Reference: course_lib.rnn.run with an RNNCell holding these weights."""
+    B, T, d_in, H = 2, 6, 3, 4
+    x, h0 = _randn(B, T, d_in, seed=21), _randn(B, H, seed=22, scale=0.8)
+    W_xh, W_hh, b = _rnn_weights(d_in, H, seed=23)
+
+    def reference(x, h0):
+        cell = ref.RNNCell(d_in, H)
+        with torch.no_grad():
+            cell.W_xh.copy_(W_xh), cell.W_hh.copy_(W_hh), cell.b.copy_(b)
+            return ref.run(cell, x, h0)[0]
+
+    expected = reference(x, h0)
+    out = c.call(x, h0, W_xh, W_hh, b)
+    if isinstance(out, (tuple, list)) and len(out) == T and all(isinstance(o, torch.Tensor) for o in out):
+        raise Fail("you returned a list of states: stack them into one tensor, torch.stack(hs, dim=1)")
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (B, H):
+        raise Fail("you returned only the last state: keep every step's h and stack them into (B, T, H)")
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (T, B, H):
+        raise Fail("your states are stacked as (T, B, H): stack along dim=1 to get (B, T, H)")
+    out = c.tensor(out, shape=(B, T, H), what="your states hs")
+    step = lambda xt, h: torch.tanh(xt @ W_xh + h @ W_hh + b)  # noqa: E731
+    h, before = h0, []
+    for t in range(T):
+        before.append(h)
+        h = step(x[:, t], h)
+    reversed_run = reference(x.flip(1), h0)
+    c.close(out, expected, what="your states hs", mistakes={
+        "the state is not carried over: each step must start from the previous step's h, not from h0":
+            torch.stack([step(x[:, t], h0) for t in range(T)], dim=1),
+        "your states are one step late: store h after updating it (hs[:, t] is the state after x[:, t])":
+            torch.stack(before, dim=1),
+        "you read the sequence backwards: step t must read x[:, t], from t = 0 to T - 1":
+            reversed_run,
+        "the states are stored in reverse order: hs[:, t] is the state after reading x[:, t]":
+            reversed_run.flip(1),
+        "you started from zeros instead of h0: the first step must use the h0 you were given":
+            reference(x, torch.zeros_like(h0))},
+        hint="h = h0; for t in range(T): h = torch.tanh(x[:, t] @ W_xh + h @ W_hh + b); keep each h")
+    x1 = _randn(1, 1, d_in, seed=24)
+    out = c.tensor(c.call(x1, torch.zeros(1, H), W_xh, W_hh, b), shape=(1, 1, H), what="your states (T = 1)")
+    c.close(out, reference(x1, torch.zeros(1, H)), what="your states (T = 1)")
