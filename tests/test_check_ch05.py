@@ -1,0 +1,111 @@
+"""The chapter 05 checkers: references pass, stubs are 'not implemented', mistakes are named."""
+import pytest
+import torch
+
+from course_lib import bert as ref
+from course_lib import check
+
+IGNORE = ref.IGNORE
+
+
+def stub(*args):
+    raise NotImplementedError()
+
+
+@pytest.mark.parametrize("name", ["segment_ids", "mask_tokens"])
+def test_stub_is_not_implemented(name):
+    assert getattr(check, name)(stub).status == "not_implemented"
+
+
+@pytest.mark.parametrize("name", ["segment_ids", "mask_tokens"])
+@pytest.mark.parametrize("garbage", [
+    lambda *a: None, lambda *a: [1, 2], lambda *a: torch.zeros(7), lambda *a: torch.full((4, 10), float("nan")),
+    lambda *a: (torch.zeros(3), None), lambda *a: 1 / 0, "not a function"])
+def test_garbage_fails_without_raising(name, garbage):
+    r = getattr(check, name)(garbage)
+    assert r.status == "failed" and r.message
+
+
+def test_strict_mode_raises():
+    with pytest.raises(AssertionError):
+        check.segment_ids(stub, strict=True)
+
+
+# ---------- segment_ids ----------
+
+def test_segment_ids_reference_passes():
+    assert check.segment_ids(ref.segment_ids).status == "passed"
+
+
+def _seg(sep_first=False, pad=True, dim=1, dtype=torch.long):
+    def fn(ids, sep_id, pad_id=0):
+        is_sep = (ids == sep_id).long()
+        before = is_sep.cumsum(dim=dim) - (0 if sep_first else is_sep)
+        seg = before >= 1
+        if pad:
+            seg = seg & (ids != pad_id)
+        return seg.to(dtype)
+    return fn
+
+
+@pytest.mark.parametrize("fn, phrase", [
+    (_seg(sep_first=True), "first [SEP] closes sentence A"),
+    (_seg(pad=False), "padding got segment 1"),
+    (_seg(dim=0), "batch axis"),
+    (_seg(dtype=torch.bool), "booleans"),
+    (_seg(dtype=torch.float), "floats"),
+    (lambda ids, sep_id, pad_id=0: ref.segment_ids(ids, 3, 0), "pad_id"),
+])
+def test_segment_ids_mistakes_are_named(fn, phrase):
+    r = check.segment_ids(fn)
+    assert r.status == "failed" and phrase in r.message, r.message
+
+
+# ---------- mask_tokens ----------
+
+def test_mask_tokens_reference_passes():
+    assert check.mask_tokens(ref.mask_tokens).status == "passed"
+
+
+def test_mask_tokens_equivalent_formulation_passes():
+    def fn(ids, special, u_choose, u_how, random_ids, mask_id, p=0.15):
+        inputs, labels = ids.clone(), torch.full_like(ids, -100)
+        chosen = (u_choose < p) & ~special
+        labels[chosen] = ids[chosen]
+        inputs[chosen & (u_how < 0.8)] = mask_id
+        rnd = chosen & (u_how >= 0.8) & (u_how < 0.9)
+        inputs[rnd] = random_ids[rnd]
+        return inputs, labels
+    assert check.mask_tokens(fn).status == "passed"
+
+
+def _mask(**kw):
+    def fn(ids, special, u_choose, u_how, random_ids, mask_id, p=0.15):
+        from course_lib.check.ch05 import _mask_variant
+        return _mask_variant(ids, special, u_choose, u_how, random_ids, mask_id, p, **kw)
+    return fn
+
+
+@pytest.mark.parametrize("fn, phrase", [
+    (_mask(ignore_special=True), "never choose a position where `special` is True"),
+    (_mask(all_mask=True), "every chosen position became [MASK]"),
+    (_mask(choose_above=True), "u_choose > p"),
+    (_mask(replace_everywhere=True), "not chosen"),
+    (_mask(fixed_p=0.15), "instead of the argument p"),
+    (_mask(labels_everywhere=True), "unchosen positions must be -100"),
+    (_mask(labels_from_inputs=True), "ORIGINAL character"),
+    (lambda *a, **k: ref.mask_tokens(*a, **k)[::-1], "(labels, inputs)"),
+    (lambda *a, **k: ref.mask_tokens(*a, **k)[0], "one tensor"),
+    (lambda *a, **k: tuple(t.float() for t in ref.mask_tokens(*a, **k)), "integers"),
+])
+def test_mask_tokens_mistakes_are_named(fn, phrase):
+    r = check.mask_tokens(fn)
+    assert r.status == "failed" and phrase in r.message, r.message
+
+
+def test_mask_tokens_zero_labels_named():
+    def fn(*a, **k):
+        inputs, labels = ref.mask_tokens(*a, **k)
+        return inputs, labels.clamp(min=0)
+    r = check.mask_tokens(fn)
+    assert r.status == "failed" and "not 0" in r.message
