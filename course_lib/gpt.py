@@ -47,16 +47,20 @@ class CausalSelfAttention(MultiHeadAttention):
 
 
 class FeedForward(nn.Module):
-    """Position-wise feed-forward: (B, T, d_model) -> (B, T, 4 d_model) -> GELU -> (B, T, d_model)."""
+    """Position-wise feed-forward: (B, T, d_model) -> (B, T, 4 d_model) -> GELU -> (B, T, d_model).
 
-    def __init__(self, d_model, dropout=0.0, bias=True):
+    gelu="tanh" is GPT-2's approximation ("gelu_new"); gelu="none" is the exact GELU (nanoGPT, BERT).
+    """
+
+    def __init__(self, d_model, dropout=0.0, bias=True, gelu="tanh"):
         super().__init__()
+        self.gelu = gelu
         self.fc = nn.Linear(d_model, 4 * d_model, bias=bias)
         self.proj = nn.Linear(4 * d_model, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x):
-        return self.dropout(self.proj(F.gelu(self.fc(x), approximate="tanh")))
+        return self.dropout(self.proj(F.gelu(self.fc(x), approximate=self.gelu)))
 
 
 class Block(nn.Module):
@@ -65,12 +69,12 @@ class Block(nn.Module):
     forward(x (B, T, d_model), need_weights=False) -> (x (B, T, d_model), weights (B, h, T, T) or None)
     """
 
-    def __init__(self, d_model, n_heads, dropout=0.0, bias=True):
+    def __init__(self, d_model, n_heads, dropout=0.0, bias=True, gelu="tanh"):
         super().__init__()
         self.ln1 = nn.LayerNorm(d_model, bias=bias)
         self.attn = CausalSelfAttention(d_model, n_heads, dropout=dropout, bias=bias)
         self.ln2 = nn.LayerNorm(d_model, bias=bias)
-        self.ff = FeedForward(d_model, dropout=dropout, bias=bias)
+        self.ff = FeedForward(d_model, dropout=dropout, bias=bias, gelu=gelu)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x, need_weights=False):
@@ -83,21 +87,22 @@ class Block(nn.Module):
 class GPT(nn.Module):
     """Decoder-only language model.
 
-    GPT(vocab_size, block_size, d_model=128, n_layers=4, n_heads=4, dropout=0.0, bias=True)
-      block_size: the longest context (number of learned positions).
+    GPT(vocab_size, block_size, d_model=128, n_layers=4, n_heads=4, dropout=0.0, bias=True, gelu="tanh")
+      block_size: the longest context (number of learned positions); gelu: see FeedForward.
     forward(ids (B, T), need_weights=False) -> (logits (B, T, vocab_size), weights (B, L, h, T, T) or None)
       logits[:, t] is the prediction for token t + 1; weights[b] can go straight to plot.attention_layers.
     loss(ids (B, T), targets (B, T)) -> mean cross-entropy in nats per token.
     generate(ids, max_new_tokens, ...) -> (ids (B, T + max_new_tokens), weights or None); see its docstring.
     """
 
-    def __init__(self, vocab_size, block_size, d_model=128, n_layers=4, n_heads=4, dropout=0.0, bias=True):
+    def __init__(self, vocab_size, block_size, d_model=128, n_layers=4, n_heads=4, dropout=0.0, bias=True,
+                 gelu="tanh"):
         super().__init__()
         self.block_size = block_size
         self.tokens = nn.Embedding(vocab_size, d_model)
         self.positions = nn.Embedding(block_size, d_model)
         self.dropout = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(d_model, n_heads, dropout, bias) for _ in range(n_layers))
+        self.blocks = nn.ModuleList(Block(d_model, n_heads, dropout, bias, gelu) for _ in range(n_layers))
         self.ln_f = nn.LayerNorm(d_model, bias=bias)
         self.head = nn.Linear(d_model, vocab_size, bias=False)
         self.head.weight = self.tokens.weight  # tied: one matrix reads characters in and writes them out
@@ -186,7 +191,7 @@ def load_hf_gpt2(model, hf_model_or_state_dict):
 
     HF GPT-2 stores Linear layers as Conv1D with transposed weights (in, out), and fuses q, k, v into one
     c_attn layer of width 3 d_model; here they are split and transposed into q, k, v. The course GPT must
-    have the same sizes, bias=True and dropout off; HF's activation must be "gelu_new" (the default).
+    have the same sizes, bias=True and gelu="tanh", which is HF's default activation "gelu_new".
     Returns the model.
     """
     sd = hf_model_or_state_dict
