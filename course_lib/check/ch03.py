@@ -1,2 +1,117 @@
-"""Exercise checks for chapter 03."""
-__all__ = []
+"""Exercise checks for chapter 03 (self-attention by hand): softmax, attention_scores, self_attention."""
+import math
+
+import torch
+
+from .. import attention as ref
+from ._core import Fail, exercise
+
+__all__ = ["softmax", "attention_scores", "self_attention"]
+
+
+def _rand(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _call(c, *args, **kwargs):
+    """c.call, translating the shape errors of a forgotten transpose into the mistake's name."""
+    try:
+        return c.call(*args, **kwargs)
+    except Fail as e:
+        if "cannot be multiplied" in str(e) or "must match the size" in str(e):
+            raise Fail(f"{e} — did you forget to transpose k, or use k.T on a batched tensor? The scores are "
+                       "q @ k.transpose(-2, -1), which swaps only the last two axes: (T, d) @ (d, S) -> (T, S)"
+                       ) from None
+        raise
+
+
+@exercise
+def softmax(c):
+    """Checks softmax(scores) -> weights over the last axis, stable at large logits.
+    Reference: course_lib.attention.softmax."""
+    for shape, seed in (((4, 6), 0), ((2, 3, 5), 1)):
+        x = _rand(*shape, seed=seed)
+        out = c.tensor(c.call(x), shape=shape)
+        c.close(out, ref.softmax(x), mistakes={
+            "you normalised over the wrong axis: each row (the last axis, dim=-1) must sum to 1":
+                ref.softmax(x, dim=0),
+            "you normalised over the wrong axis: use dim=-1 (the last axis), which also works with a batch "
+            "axis in front": ref.softmax(x, dim=1),
+            "you forgot the exponential: softmax is exp(x) / sum(exp(x))": x / x.sum(-1, keepdim=True),
+            "you forgot to divide by the sum: the weights must add up to 1": torch.exp(x),
+            "you divided by the sum over the whole tensor; divide each row by its own sum "
+            "(.sum(dim=-1, keepdim=True))": torch.exp(x) / torch.exp(x).sum(),
+        }, hint="exp(x) divided by its sum over dim=-1, with keepdim=True")
+    big = torch.tensor([[1e4, 0.0, -1e4], [-1e4, -1e4, -1e4], [3.0, 1e4, 1e4]])
+    out = c.call(big)
+    if isinstance(out, torch.Tensor) and out.is_floating_point() and not torch.isfinite(out).all():
+        raise Fail("at logits of ±1e4 your softmax gives NaN or inf: exp(10000) overflows — hint: subtract "
+                   "each row's maximum before exp(); it cancels in the division, so the result is the same")
+    c.close(c.tensor(out, shape=(3, 3)), ref.softmax(big), what="softmax at logits of ±1e4",
+            hint="subtract the row maximum (x.amax(dim=-1, keepdim=True)) before exp()")
+
+
+@exercise
+def attention_scores(c):
+    """Checks attention_scores(q (..., T, d), k (..., S, d)) -> scaled scores (..., T, S) = q kᵀ / √d.
+    Reference: course_lib.attention.scaled_dot_product_attention (its scores before the softmax)."""
+    cases = (((5, 8), (7, 8)), ((4, 4), (4, 4)), ((2, 3, 5, 8), (2, 3, 6, 8)))
+    for seed, (q_shape, k_shape) in enumerate(cases):
+        q, k = _rand(*q_shape, seed=seed), _rand(*k_shape, seed=seed + 10)
+        d, T, S = q.size(-1), q.size(-2), k.size(-2)
+        raw = q @ k.transpose(-2, -1)
+        out = _call(c, q, k)
+        if isinstance(out, torch.Tensor) and T != S and out.shape == raw.transpose(-2, -1).shape:
+            raise Fail(f"your scores have shape {tuple(out.shape)} = (S, T), transposed: rows must be queries "
+                       "(who looks) and columns keys, i.e. q @ kᵀ, not k @ qᵀ")
+        out = c.tensor(out, shape=raw.shape, what=f"attention_scores for q {q_shape}, k {k_shape}")
+        c.close(out, raw / math.sqrt(d), mistakes={
+            "you forgot to scale: divide q kᵀ by √d (d = q.size(-1)), or large d saturates the softmax": raw,
+            "you divided by d; divide by its square root, √d": raw / d,
+            "you scaled by the square root of the sequence length; scale by √d, d = q.size(-1) "
+            "(the width of each vector)": raw / math.sqrt(S) if S != d else raw / math.sqrt(T),
+            "k is not transposed: the scores are q @ k.transpose(-2, -1), so that row t, column s is "
+            "q_t · k_s": (q @ k) / math.sqrt(d) if T == S == d else raw.transpose(-2, -1),
+            "your scores are transposed: rows must be queries (who looks) and columns keys, i.e. q @ kᵀ, "
+            "not k @ qᵀ": raw.transpose(-2, -1) / math.sqrt(d),
+        }, what=f"attention_scores for q {q_shape}, k {k_shape}",
+            hint="q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))")
+
+
+@exercise
+def self_attention(c):
+    """Checks self_attention(x (..., T, d_in), w_q, w_k (d_in, d_k), w_v (d_in, d_v)) -> (out (..., T, d_v),
+    weights (..., T, T)), with q = x w_q, k = x w_k, v = x w_v, weights = softmax(q kᵀ / √d_k), out = weights v.
+    Reference: course_lib.attention.scaled_dot_product_attention."""
+    for seed, x_shape in enumerate(((5, 6), (2, 4, 6))):
+        x = _rand(*x_shape, seed=seed)
+        w_q, w_k, w_v = _rand(6, 4, seed=seed + 10), _rand(6, 4, seed=seed + 20), _rand(6, 6, seed=seed + 30)
+        scale = math.sqrt(w_k.size(-1))
+        q, k, v = x @ w_q, x @ w_k, x @ w_v
+        out_ref, w_ref = ref.scaled_dot_product_attention(q, k, v)
+        result = _call(c, x, w_q, w_k, w_v)
+        if isinstance(result, torch.Tensor):
+            raise Fail("return two things, `return out, weights`: the outputs b and the attention weights α′")
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise Fail(f"expected a pair (out, weights), got {type(result).__name__}")
+        out, weights = result
+        weights = c.tensor(weights, shape=w_ref.shape, what="your weights")
+        raw = q @ k.transpose(-2, -1)
+        unscaled = torch.softmax(raw, -1)
+        columns = torch.softmax(raw / scale, -2)
+        c.close(weights, w_ref, mistakes={
+            "you forgot to scale the scores by √d_k before the softmax": unscaled,
+            "softmax over the wrong axis: each query's row (dim=-1) must sum to 1, not each key's column":
+                columns,
+            "your weights are transposed: row t must hold what query t gives each key (q kᵀ, not k qᵀ)":
+                w_ref.transpose(-2, -1),
+            "you used w_q for the keys too: k = x @ w_k": torch.softmax(q @ q.transpose(-2, -1) / scale, -1),
+            "you returned the raw scores; the weights are softmax(scores)": raw / scale,
+        }, what="your weights", hint="weights = softmax(q @ k.transpose(-2, -1) / √d_k, dim=-1)")
+        out = c.tensor(out, shape=out_ref.shape, what="your out")
+        c.close(out, out_ref, mistakes={
+            "your out mixes the inputs x instead of the values: out = weights @ v, v = x @ w_v (the value "
+            "projection is what lets b differ from the a's)": w_ref @ x,
+            "you multiplied the transposed weights: out = weights @ v, row t of weights mixes the rows of v":
+                w_ref.transpose(-2, -1) @ v,
+        }, what="your out", hint="out = weights @ v")

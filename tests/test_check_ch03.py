@@ -1,0 +1,127 @@
+"""Chapter 03 checkers: the reference passes, a stub is 'not implemented', named mistakes are recognised."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import attention as A
+from course_lib import check
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError()
+
+
+# --- softmax -------------------------------------------------------------------------------------------
+
+def test_softmax_reference_and_stub():
+    assert check.softmax(A.softmax).status == "passed"
+    assert check.softmax(lambda x: torch.softmax(x, -1)).status == "passed"
+    assert check.softmax(stub).status == "not_implemented"
+
+
+@pytest.mark.parametrize("phrase, fn", [
+    ("wrong axis", lambda x: torch.exp(x) / torch.exp(x).sum(0, keepdim=True)),
+    ("wrong axis", lambda x: torch.softmax(x, dim=1)),
+    ("forgot the exponential", lambda x: x / x.sum(-1, keepdim=True)),
+    ("forgot to divide", lambda x: torch.exp(x)),
+    ("subtract each row's maximum", lambda x: torch.exp(x) / torch.exp(x).sum(-1, keepdim=True)),
+    ("its own sum", lambda x: torch.exp(x) / torch.exp(x).sum()),
+])
+def test_softmax_mistakes_are_named(phrase, fn):
+    result = check.softmax(fn)
+    assert result.status == "failed" and phrase in result.message, result.message
+
+
+# --- attention_scores ----------------------------------------------------------------------------------
+
+def ref_scores(q, k):
+    return q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+
+
+def test_attention_scores_reference_and_stub():
+    assert check.attention_scores(ref_scores).status == "passed"
+    assert check.attention_scores(stub).status == "not_implemented"
+
+
+@pytest.mark.parametrize("phrase, fn", [
+    ("forgot to scale", lambda q, k: q @ k.transpose(-2, -1)),
+    ("divided by d", lambda q, k: q @ k.transpose(-2, -1) / q.size(-1)),
+    ("sequence length", lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(k.size(-2))),
+    ("forget to transpose k", lambda q, k: q @ k / math.sqrt(q.size(-1))),
+    ("not k @ qᵀ", lambda q, k: k @ q.transpose(-2, -1) / math.sqrt(q.size(-1))),
+    ("k.T on a batched", lambda q, k: q @ k.T / math.sqrt(q.size(-1))),
+])
+def test_attention_scores_mistakes_are_named(phrase, fn):
+    with pytest.warns(UserWarning) if phrase == "k.T on a batched" else _nothing():
+        result = check.attention_scores(fn)
+    assert result.status == "failed" and phrase in result.message, result.message
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+# --- self_attention ------------------------------------------------------------------------------------
+
+def ref_self_attention(x, w_q, w_k, w_v):
+    return A.scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v)
+
+
+def variant(weights_fn=None, out_fn=None):
+    """A self_attention with one step replaced: weights_fn(q, k, d) or out_fn(weights, x, v)."""
+    def fn(x, w_q, w_k, w_v):
+        q, k, v = x @ w_q, x @ w_k, x @ w_v
+        d = k.size(-1)
+        w = weights_fn(q, k, d) if weights_fn else torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d), -1)
+        return (out_fn(w, x, v) if out_fn else w @ v), w
+    return fn
+
+
+def test_self_attention_reference_and_stub():
+    assert check.self_attention(ref_self_attention).status == "passed"
+    assert check.self_attention(stub).status == "not_implemented"
+
+
+@pytest.mark.parametrize("phrase, fn", [
+    ("forgot to scale", variant(lambda q, k, d: torch.softmax(q @ k.transpose(-2, -1), -1))),
+    ("wrong axis", variant(lambda q, k, d: torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d), -2))),
+    ("transposed", variant(lambda q, k, d: torch.softmax(k @ q.transpose(-2, -1) / math.sqrt(d), -2))),
+    ("used w_q for the keys", variant(lambda q, k, d: torch.softmax(q @ q.transpose(-2, -1) / math.sqrt(d), -1))),
+    ("raw scores", variant(lambda q, k, d: q @ k.transpose(-2, -1) / math.sqrt(d))),
+    ("instead of the values", variant(out_fn=lambda w, x, v: w @ x)),
+    ("transposed weights", variant(out_fn=lambda w, x, v: w.transpose(-2, -1) @ v)),
+    ("return two things", lambda x, w_q, w_k, w_v: ref_self_attention(x, w_q, w_k, w_v)[0]),
+])
+def test_self_attention_mistakes_are_named(phrase, fn):
+    result = check.self_attention(fn)
+    assert result.status == "failed" and phrase in result.message, result.message
+
+
+# --- garbage never raises ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["softmax", "attention_scores", "self_attention"])
+@pytest.mark.parametrize("garbage", [
+    lambda *a: None,
+    lambda *a: [[0.0, 1.0]],
+    lambda *a: np.zeros((3, 3)),
+    lambda *a: torch.zeros(2, 2),
+    lambda *a: torch.full((5, 7), float("nan")),
+    lambda *a: (torch.zeros(5, 6), None),
+    lambda *a: 1 / 0,
+])
+def test_garbage_fails_without_raising(name, garbage):
+    result = getattr(check, name)(garbage)
+    assert result.status == "failed" and result.message
+    assert getattr(check, name)(42).status == "failed"
+
+
+def test_strict_mode_raises(monkeypatch):
+    monkeypatch.setenv("COURSE_STRICT", "1")
+    with pytest.raises(AssertionError):
+        check.softmax(lambda x: x)
