@@ -18,15 +18,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .attention import MultiHeadAttention, merge_heads, split_heads
+from .attention import MultiHeadAttention, causal_mask, merge_heads, split_heads
 
 __all__ = ["causal_mask", "CausalSelfAttention", "FeedForward", "Block", "GPT", "sample_next",
            "bigram_log_probs", "load_hf_gpt2"]
-
-
-def causal_mask(T, device=None):
-    """(T, T) bool, True on and below the diagonal: query t may attend to keys 0..t, never the future."""
-    return torch.ones(T, T, dtype=torch.bool, device=device).tril()
 
 
 class CausalSelfAttention(MultiHeadAttention):

@@ -1,0 +1,83 @@
+import math
+
+import pytest
+import torch
+
+from course_lib import check, seq2seq
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError()
+
+
+def fails(result, phrase):
+    assert result.status == "failed", result
+    assert phrase in result.message, result.message
+
+
+def answer(x, memory, src_real, Wq, Wk, Wv, *, swap=False, mask=True, scale=True, causal=False, dim=-1,
+           after=False, values=True, transpose=False, width=None):
+    """A hand-written cross-attention with switches for the usual mistakes."""
+    q, k, v = x @ Wq, memory @ Wk, memory @ Wv
+    if swap:
+        q, k, v = memory @ Wq, x @ Wk, x @ Wv
+    if not values:
+        v = k
+    scores = q @ k.transpose(-2, -1)
+    if scale:
+        scores = scores / math.sqrt(width or q.size(-1))
+    keep = src_real[:, None, :].expand_as(scores) if not swap else torch.ones_like(scores, dtype=torch.bool)
+    if causal:
+        keep = keep & torch.ones(scores.shape[-2:], dtype=torch.bool).tril()
+    if mask and not after:
+        scores = scores.masked_fill(~keep, float("-inf"))
+    weights = torch.softmax(scores, dim=dim)
+    if after:
+        weights = weights * keep
+    out = weights @ v
+    return out, (weights.transpose(1, 2) if transpose else weights)
+
+
+def test_reference_passes_and_stub():
+    assert check.cross_attention(seq2seq.cross_attention).status == "passed"
+    assert check.cross_attention(answer).status == "passed"
+    assert check.cross_attention(stub).status == "not_implemented"
+
+
+@pytest.mark.parametrize("kw, phrase", [
+    (dict(swap=True), "queries must come from the decoder"),
+    (dict(mask=False), "padding got attention"),
+    (dict(scale=False), "sqrt(d_k)"),
+    (dict(causal=True), "causal mask"),
+    (dict(dim=1), "softmax ran over the output positions"),
+    (dict(after=True), "after the softmax"),
+    (dict(values=False), "keys as values"),
+    (dict(transpose=True), "(B, S, T)"),
+    (dict(width=8), "model width"),
+])
+def test_wrong_answers(kw, phrase):
+    fails(check.cross_attention(lambda *a: answer(*a, **kw)), phrase)
+
+
+def test_unprojected_values():
+    def wrong(x, memory, src_real, Wq, Wk, Wv):
+        out, w = seq2seq.cross_attention(x, memory, src_real, Wq, Wk, Wv)
+        return w @ memory, w
+    fails(check.cross_attention(wrong), "values must be projected")
+
+
+def test_naive_softmax_overflow():
+    def wrong(x, memory, src_real, Wq, Wk, Wv):
+        q, k, v = x @ Wq, memory @ Wk, memory @ Wv
+        e = torch.exp(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))) * src_real[:, None, :]
+        w = e / e.sum(-1, keepdim=True)
+        return w @ v, w
+    fails(check.cross_attention(wrong), "NaN")
+
+
+@pytest.mark.parametrize("garbage", [lambda *a: None, lambda *a: [1, 2], lambda *a: (None, None),
+                                     lambda *a: torch.zeros(3), lambda *a: (torch.zeros(2, 3, 4), [[0.0]]),
+                                     lambda *a: (torch.full((2, 3, 4), float("nan")), torch.zeros(2, 3, 5)),
+                                     lambda *a: 1 / 0, lambda x: x])
+def test_garbage(garbage):
+    assert check.cross_attention(garbage).status == "failed"
