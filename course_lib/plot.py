@@ -16,18 +16,30 @@ import torch
 from matplotlib import font_manager
 
 FONT_FILE = Path(__file__).parent / "data" / "fonts" / "NotoSansCJKsc-Regular-subset.otf"
-CJK_FAMILY = "Noto Sans CJK SC"
+CJK_FAMILY = "Course Noto Sans SC subset"
 ATTENTION_CMAP = "Blues"
 
 
 def use_cjk_font():
     """Register the shipped CJK font and put it behind DejaVu Sans, so Latin text keeps its usual look
-    and every Chinese character falls back to Noto Sans CJK SC. Safe to call more than once."""
+    and every Chinese character falls back to the shipped subset of Noto Sans CJK SC. Safe to call more than once."""
     if CJK_FAMILY not in {f.name for f in font_manager.fontManager.ttflist}:
         font_manager.fontManager.addfont(str(FONT_FILE))
     matplotlib.rcParams["font.family"] = ["DejaVu Sans", CJK_FAMILY]
     matplotlib.rcParams["axes.unicode_minus"] = False
     matplotlib.rcParams["figure.dpi"] = 100
+
+
+def missing_glyphs(text):
+    """The characters of `text` that no font in matplotlib's current family list can draw ("" = all fine)."""
+    charmaps = []
+    for family in matplotlib.rcParams["font.family"]:
+        try:
+            path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+        except ValueError:
+            continue
+        charmaps.append(font_manager.get_font(path).get_charmap())
+    return "".join(ch for ch in dict.fromkeys(text) if not ch.isspace() and not any(ord(ch) in m for m in charmaps))
 
 
 def _np(x):
@@ -46,7 +58,7 @@ def _labels(tokens, n, what):
 
 
 def _ticks(ax, rows, cols):
-    fs = 11 if max(len(rows), len(cols)) <= 16 else 8 if max(len(rows), len(cols)) <= 32 else 6
+    fs = 11 if max(len(rows), len(cols)) <= 20 else 8 if max(len(rows), len(cols)) <= 32 else 6
     step_r = max(1, len(rows) // 48)
     step_c = max(1, len(cols) // 48)
     ax.set_yticks(range(0, len(rows), step_r), rows[::step_r], fontsize=fs)

@@ -28,3 +28,12 @@ out = sys.argv[1] if len(sys.argv) > 1 else "course_lib/data/fonts/NotoSansCJKsc
 pathlib.Path(out).parent.mkdir(exist_ok=True)
 subset.save_font(font, out, opts)
 print(pathlib.Path(out).stat().st_size)
+
+# Rename the family, so the shipped subset never hides behind (or is hidden by) an installed Noto Sans CJK SC.
+font = subset.load_font(out, subset.Options())
+for record in font["name"].names:
+    if record.nameID in (1, 3, 4, 16):
+        record.string = "Course Noto Sans SC subset"
+    elif record.nameID == 6:
+        record.string = "CourseNotoSansSC-subset"
+font.save(out)

@@ -1,0 +1,46 @@
+# From One-Hot to GPT: `make lab` opens the course, `make test` checks all of it. Both set everything up.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+NB ?= $(NOTEBOOKS)
+STUDENT_DIR ?= student
+LAB_ARGS ?=
+# Same hash order in every run, so stored outputs never depend on it.
+export PYTHONHASHSEED := 0
+
+.PHONY: setup lab test unit student execute sync clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first and pinned: the CPU build. An unpinned torch would pull a CUDA build of several GB.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[lab,test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+
+# Unit tests, every master notebook under strict nbval, the student edition: two workers, one thread each.
+test: setup
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests $(NOTEBOOKS) --nbval --nbval-current-env --nbval-cell-timeout=900
+
+unit: setup
+	$(BIN)/python -m pytest -n 2 tests
+
+student: setup
+	$(BIN)/python -m course_lib.editions student notebooks $(STUDENT_DIR) $(if $(FORCE),--force)
+
+execute: setup
+	$(BIN)/python -m course_lib.editions execute $(NB)
+
+sync: setup
+	$(BIN)/python -m course_lib.editions sync $(NB)
+
+clean:
+	rm -rf $(VENV) $(STUDENT_DIR) build *.egg-info
+	find . -name __pycache__ -prune -exec rm -rf {} +
+	find . -name .ipynb_checkpoints -prune -exec rm -rf {} +

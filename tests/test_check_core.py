@@ -1,0 +1,79 @@
+"""The check framework survives anything a student can hand it, and strict mode raises."""
+import numpy as np
+import pytest
+import torch
+
+from course_lib.check import Fail, exercise
+
+
+@exercise
+def double(c):
+    """Checks double(x) -> 2 x."""
+    x = torch.arange(6.0).reshape(2, 3)
+    out = c.tensor(c.call(x), shape=(2, 3))
+    c.close(out, 2 * x, {"you squared instead of doubling": x ** 2}, hint="multiply by 2")
+
+
+def _stub(x):
+    raise NotImplementedError()
+
+
+def _mutates(x):
+    x.mul_(2)
+    return x
+
+
+@pytest.mark.parametrize("fn,status,phrase", [
+    (lambda x: 2 * x, "passed", "passed (1 checks)"),
+    (_mutates, "passed", "passed"),
+    (_stub, "not_implemented", "not implemented yet"),
+    (lambda x: None, "failed", "forget to `return`"),
+    (lambda x: (2 * x).tolist(), "failed", "expected a torch.Tensor"),
+    (lambda x: np.zeros((2, 3)), "failed", "expected a torch.Tensor"),
+    (lambda x: (2 * x).T, "failed", "looks transposed"),
+    (lambda x: (2 * x).reshape(3, 2).contiguous()[:, :1], "failed", "expected (2, 3)"),
+    (lambda x: x * float("nan"), "failed", "NaN"),
+    (lambda x: x / 0, "failed", "inf"),
+    (lambda x: x ** 2, "failed", "you squared instead of doubling"),
+    (lambda x: x + 1, "failed", "differs from the reference"),
+    (lambda x: 1 / 0, "failed", "raised ZeroDivisionError"),
+    (lambda x: (2 * x).long(), "passed", "passed"),
+    ("not a function", "failed", "expected your function `double`"),
+    (None, "failed", "expected your function"),
+])
+def test_every_kind_of_answer_gets_one_line(fn, status, phrase, capsys):
+    result = double(fn)
+    assert result.status == status
+    assert phrase in result.message
+    lines = capsys.readouterr().out.strip().split("\n")
+    assert len(lines) == 1 and lines[0][0] in "✅❌⏳"
+
+
+def test_strict_mode_raises(monkeypatch):
+    with pytest.raises(AssertionError, match="squared"):
+        double(lambda x: x ** 2, strict=True)
+    with pytest.raises(AssertionError, match="not implemented"):
+        double(_stub, strict=True)
+    assert double(lambda x: 2 * x, strict=True).passed
+    monkeypatch.setenv("COURSE_STRICT", "1")
+    with pytest.raises(AssertionError):
+        double(lambda x: x + 1)
+    assert double(lambda x: x + 1, strict=False).status == "failed"
+
+
+def test_a_broken_checker_does_not_raise():
+    @exercise
+    def broken(c):
+        raise KeyError("oops")
+
+    assert broken(lambda: 0).status == "failed"
+
+
+def test_fail_and_expect():
+    @exercise
+    def positive(c):
+        c.expect(c.call() > 0, "the result must be positive")
+        raise Fail("and this says why")
+
+    assert positive(lambda: -1).message == "the result must be positive"
+    assert positive(lambda: 1).message == "and this says why"

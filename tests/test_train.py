@@ -1,0 +1,66 @@
+import pytest
+import torch
+import torch.nn as nn
+
+from course_lib import train
+
+
+def _problem():
+    torch.manual_seed(0)
+    x = torch.randn(64, 3)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
+    model = nn.Linear(3, 1)
+    loss_fn = lambda m, b: ((m(b[0]) - b[1]) ** 2).mean()  # noqa: E731
+    return model, loss_fn, (lambda step: (x, y))
+
+
+def test_train_learns_and_records():
+    model, loss_fn, get_batch = _problem()
+    h = train.train(model, loss_fn, get_batch, steps=200, lr=0.05, progress=False,
+                    eval_fn=lambda m: {"loss": loss_fn(m, get_batch(0)).item()}, eval_every=50)
+    assert h.steps_done == 200 and len(h.train_loss) == 200
+    assert [e["step"] for e in h.evals] == [50, 100, 150, 200]
+    assert h.last("loss") < 0.01 < h.train_loss[0]
+    assert h.best("loss") == min(e["loss"] for e in h.evals)
+    assert h.curve("loss")[0] == [50, 100, 150, 200]
+    assert not model.training
+
+
+def test_train_is_deterministic():
+    runs = []
+    for _ in range(2):
+        train.seed_everything(3)
+        model, loss_fn, get_batch = _problem()
+        runs.append(train.train(model, loss_fn, get_batch, steps=20, progress=False).train_loss)
+    assert runs[0] == runs[1]
+
+
+def test_time_budget_stops_early():
+    model, loss_fn, get_batch = _problem()
+    h = train.train(model, loss_fn, get_batch, steps=10_000_000, time_budget=0.2, progress=False,
+                    eval_fn=lambda m: {"x": 1.0})
+    assert h.stopped_by_time and h.steps_done < 10_000_000 and h.evals[-1]["step"] == h.steps_done
+
+
+def test_bad_input():
+    model, loss_fn, get_batch = _problem()
+    with pytest.raises(ValueError):
+        train.train(model, loss_fn, get_batch, steps=0)
+    with pytest.raises(FloatingPointError, match="learning rate"):
+        train.train(model, lambda m, b: m(b[0]).sum() * float("nan"), get_batch, steps=3, progress=False)
+
+
+def test_threads(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv(train.THREADS_ENV, "1")
+        assert train.set_threads() == 1 and torch.get_num_threads() == 1
+        monkeypatch.delenv(train.THREADS_ENV)
+        n = train.set_threads()
+        assert 1 <= n <= max(1, (torch.get_num_threads() * 2))
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_device():
+    assert train.choose_device().type in ("cpu", "cuda", "mps")
