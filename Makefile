@@ -6,6 +6,9 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 NB ?= $(NOTEBOOKS)
 STUDENT_DIR ?= student
 LAB_ARGS ?=
+TORCH_VERSION ?= 2.13.0
+# e.g. --index-url https://download.pytorch.org/whl/cpu where PyPI's torch would be a CUDA build
+TORCH_PIP_ARGS ?=
 # Same hash order in every run, so stored outputs never depend on it.
 export PYTHONHASHSEED := 0
 
@@ -15,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first and pinned: the CPU build. An unpinned torch would pull a CUDA build of several GB.
-	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q torch==$(TORCH_VERSION) $(TORCH_PIP_ARGS)
 	$(BIN)/python -m pip install -q -e ".[lab,test]"
 	touch $@
 
