@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import MultiHeadAttention
-from .text import SPECIALS, CharTokenizer
+from .text import SPECIALS, CharTokenizer, pad_batch
 
 IGNORE = -100  # label of positions the masked-LM loss skips (F.cross_entropy's ignore_index)
 
@@ -196,6 +196,15 @@ def sentence_pair(a, b, cls_id, sep_id):
     ids = [cls_id] + list(a) + [sep_id] + list(b) + [sep_id]
     segments = [0] * (len(a) + 2) + [1] * (len(b) + 1)
     return ids, segments
+
+
+def encode(tok, texts, max_len=64):
+    """Single sentences for BERT: [CLS] text [SEP], cut to max_len and padded.
+
+    -> (ids (B, T) long, mask (B, T) bool, True = real token). Segments are all 0 (the default).
+    """
+    seqs = [[tok.cls_id] + tok.encode(t)[:max_len - 2] + [tok.sep_id] for t in texts]
+    return pad_batch(seqs, tok.pad_id)
 
 
 def segment_ids(ids, sep_id, pad_id=0):

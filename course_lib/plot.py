@@ -72,6 +72,8 @@ def _ticks(ax, rows, cols):
 def _annotate(ax, m, fmt, norm):
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
+            if np.isnan(m[i, j]):
+                continue
             dark = norm(m[i, j]) > 0.6
             ax.text(j, i, format(m[i, j], fmt), ha="center", va="center", fontsize=8,
                     color="white" if dark else "black")
@@ -159,7 +161,7 @@ def attention_layers(weights, queries, keys=None, *, title=None, annotate=False)
 def heatmap(matrix, rows=None, cols=None, *, title=None, xlabel=None, ylabel=None, cmap="viridis",
             center=None, annotate=None, fmt=".2f", ax=None):
     """Any matrix that is not attention (one-hot vectors, gradient norms, gates, positional encodings).
-    center=c uses a diverging colour map symmetric around c."""
+    center=c uses a diverging colour map symmetric around c; NaN entries are left blank."""
     m = _np(matrix)
     if m.ndim != 2:
         raise ValueError(f"heatmap takes a 2-D matrix, got shape {m.shape}")
@@ -167,7 +169,7 @@ def heatmap(matrix, rows=None, cols=None, *, title=None, xlabel=None, ylabel=Non
     c = _labels(cols, m.shape[1], "column")
     vmin = vmax = None
     if center is not None:
-        span = float(np.abs(m - center).max()) or 1.0
+        span = float(np.nanmax(np.abs(m - center))) or 1.0
         cmap, vmin, vmax = "RdBu_r", center - span, center + span
     own = ax is None
     if own:

@@ -49,7 +49,7 @@ class CharTokenizer:
             raise TypeError(f"encode takes a str, got {type(text).__name__}; for many texts use encode_batch")
         unknown = sorted({ch for ch in text if ch not in self.stoi})
         if unknown and strict:
-            raise ValueError(f"characters not in the vocabulary: {''.join(unknown)!r}; "
+            raise ValueError(f"characters not in the vocabulary: {unknown}; "
                              "build the tokenizer from texts that contain them, or use strict=False to map them to [UNK]")
         return [self.stoi.get(ch, self.unk_id) for ch in text]
 

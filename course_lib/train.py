@@ -124,5 +124,7 @@ def train(model, loss_fn, get_batch, *, steps, lr=1e-3, weight_decay=0.0, clip=1
     history.seconds = time.perf_counter() - start
     if bar is not None:
         bar.close()
+        stop = " (time budget reached)" if history.stopped_by_time else ""
+        print(f"{desc}: {history.steps_done} steps in {history.seconds:.1f} s{stop}")
     model.eval()
     return history

@@ -38,6 +38,8 @@ def _mutates(x):
     (lambda x: x + 1, "failed", "differs from the reference"),
     (lambda x: 1 / 0, "failed", "raised ZeroDivisionError"),
     (lambda x: (2 * x).long(), "passed", "passed"),
+    (lambda x: (2 * x).unsqueeze(0), "failed", "extra axis of size 1"),
+    (lambda x: (2 * x)[:1].squeeze(0), "failed", "expected (2, 3)"),
     ("not a function", "failed", "expected your function `double`"),
     (None, "failed", "expected your function"),
 ])
@@ -77,3 +79,14 @@ def test_fail_and_expect():
 
     assert positive(lambda: -1).message == "the result must be positive"
     assert positive(lambda: 1).message == "and this says why"
+
+
+def test_an_unfinished_helper_is_named():
+    def helper(x):
+        raise NotImplementedError()
+
+    def uses_helper(x):
+        return helper(x) * 2
+
+    result = double(uses_helper)
+    assert result.status == "not_implemented" and "calls `helper`" in result.message

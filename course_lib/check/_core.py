@@ -71,8 +71,10 @@ class Checker:
         kwargs = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
         try:
             return self.fn(*args, **kwargs)
-        except NotImplementedError:
-            raise _NotImplemented() from None
+        except NotImplementedError as e:
+            frames = traceback.extract_tb(e.__traceback__)
+            inner = frames[-1].name if len(frames) > 2 else None  # raised deeper than the student's function
+            raise _NotImplemented(inner) from None
         except Exception as e:  # anything a student's code can raise becomes a message
             frames = traceback.extract_tb(e.__traceback__)
             where = f" (line {frames[-1].lineno})" if len(frames) > 1 else ""
@@ -93,6 +95,9 @@ class Checker:
                 note = " — it looks transposed (last two axes swapped)"
             elif sorted(got) == sorted(want):
                 note = " — the right sizes in the wrong order: check which axis is which"
+            elif [n for n in got if n != 1] == [n for n in want if n != 1]:
+                note = (" — an extra axis of size 1: drop keepdim=True or squeeze it" if len(got) > len(want)
+                        else " — an axis of size 1 is missing: did you squeeze() it away?")
             elif out.numel() == torch.Size(want).numel():
                 note = " — same number of elements: a reshape or view in the wrong order?"
             raise Fail(f"{what} has shape {got}, expected {want}{note}")
@@ -144,9 +149,11 @@ def exercise(body):
             try:
                 body(c)
                 result = Result(name, "passed", f"passed ({c.count} checks)", c.count)
-            except _NotImplemented:
-                result = Result(name, "not_implemented",
-                                "not implemented yet — replace `raise NotImplementedError()` with your code")
+            except _NotImplemented as e:
+                inner = e.args[0] if e.args else None
+                result = Result(name, "not_implemented", "not implemented yet — " + (
+                    f"your function calls `{inner}`, which is not implemented yet: finish that one first"
+                    if inner else "replace `raise NotImplementedError()` with your code"))
             except Fail as e:
                 result = Result(name, "failed", str(e), c.count)
             except Exception as e:  # a bug in the checker itself must not stop the notebook either

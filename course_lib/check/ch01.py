@@ -18,14 +18,17 @@ def one_hot(c):
         want = text.one_hot(ids, V)
         out = c.call(ids, V)
         if isinstance(out, torch.Tensor) and not out.is_floating_point() and out.shape == want.shape:
-            c.expect(False, "your one-hot vectors are integers: make them float (e.g. .float()), "
+            kind = "booleans" if out.dtype == torch.bool else "integers"
+            c.expect(False, f"your one-hot vectors are {kind}: make them float (e.g. .float()), "
                             "so that they can be multiplied by a weight matrix")
         out = c.tensor(out, shape=want.shape, what="your one-hot matrix")
-        shifted = torch.zeros_like(want)
-        shifted[torch.arange(len(ids)), (ids - 1) % V] = 1
+        left, right = torch.zeros_like(want), torch.zeros_like(want)
+        left[torch.arange(len(ids)), (ids - 1) % V] = 1
+        right[torch.arange(len(ids)), (ids + 1) % V] = 1
         c.close(out, want, {
             "each row should hold a single 1, at the character's id (yours has several)": torch.ones_like(want),
-            "the 1s sit one column too far left: row t needs its 1 in column ids[t], not ids[t] - 1": shifted,
+            "the 1s sit one column too far left: row t needs its 1 in column ids[t], not ids[t] - 1": left,
+            "the 1s sit one column too far right: row t needs its 1 in column ids[t], not ids[t] + 1": right,
             "the 1s mark positions, not ids: put the 1 of row t in column ids[t]":
                 torch.eye(len(ids), V),
         }, what="your one-hot matrix", hint="row t is all zeros except a 1 in column ids[t]")
@@ -35,17 +38,16 @@ def one_hot(c):
 @exercise
 def embed(c):
     """Checks embed(ids (T,), W (V, d)) -> (T, d) = one_hot(ids) @ W. Reference: `W[ids]`, i.e. nn.Embedding."""
-    V, d = 7, 4
+    V, d = 7, 5
     W = torch.randn(V, d, generator=_gen(1))
     for ids in [torch.tensor([3, 0, 6, 3]), torch.tensor([5]), torch.tensor([1, 2, 3, 4, 5, 6, 0, 1])]:
-        out = c.tensor(c.call(ids, W), shape=(len(ids), d), what="your embeddings")
+        out = c.tensor(c.call(ids, W), shape=(len(ids), d), what="your embedding matrix")
         x = text.one_hot(ids, V)
         c.close(out, x @ W, {
-            "you returned the one-hot vectors times W's first rows in order (positions, not ids): "
-            "use the one-hot of the ids": W[: len(ids)],
+            "you returned W's first rows in order (positions, not ids): row t must be W[ids[t]]": W[: len(ids)],
             "off by one: row t must be W[ids[t]]": W[(ids + 1) % V],
             "you summed the embeddings: keep one row per character": (x @ W).sum(0, keepdim=True).expand(len(ids), d),
-        }, what="your embeddings", hint="one_hot(ids, V) has shape (T, V); multiplied by W (V, d) it gives (T, d)")
+        }, what="your embedding matrix", hint="one_hot(ids, V) has shape (T, V); multiplied by W (V, d) it gives (T, d)")
 
 
 @exercise
@@ -61,11 +63,12 @@ def sequence_logits(c):
                         "length axis (dim=1) first, to get one output per sequence")
     if isinstance(out, torch.Tensor) and tuple(out.shape) == (T, C):
         c.expect(False, "you added up over the batch (dim=0): add up over the tokens of each sequence (dim=1)")
-    out = c.tensor(out, shape=(B, C), what="your logits")
+    out = c.tensor(out, shape=(B, C), what="your output")
     c.close(out, x.sum(1) @ W, {
         "you took only the first token's features: add up all of them (dim=1)": x[:, 0] @ W,
         "you took only the last token's features: add up all of them (dim=1)": x[:, -1] @ W,
         "you averaged the tokens: this exercise adds them up (sum, not mean)": x.mean(1) @ W,
-    }, what="your logits", hint="features.sum(dim=1) has shape (B, d); then @ W gives (B, C)")
+    }, what="your output", hint="features.sum(dim=1) has shape (B, d); then @ W gives (B, C)")
     x2 = torch.randn(1, 9, d, generator=_gen(4))
-    c.close(c.tensor(c.call(x2, W), shape=(1, C)), x2.sum(1) @ W, what="your logits for a longer sequence")
+    out = c.tensor(c.call(x2, W), shape=(1, C), what="your output for a batch of one sequence (B = 1)")
+    c.close(out, x2.sum(1) @ W, what="your output for a batch of one longer sequence")
