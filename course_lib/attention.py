@@ -44,6 +44,17 @@ def scaled_dot_product_attention(q, k, v, mask=None, dropout=0.0):
     return dropped @ v, weights
 
 
+def _fused_attention(q, k, v, mask=None, dropout=0.0):
+    """scaled_dot_product_attention(q, k, v, mask, dropout)[0] in PyTorch's fused kernel (no weights kept)."""
+    _check_mask(mask)
+    if mask is None:
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+    empty = ~mask.any(dim=-1, keepdim=True)  # queries that may attend to no key at all
+    # some fused kernels turn such a row into 0/0: let it see every key, then zero its output
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask | empty, dropout_p=dropout)
+    return out.masked_fill(empty, 0.0)
+
+
 def _check_mask(mask):
     if mask is not None and mask.dtype != torch.bool:
         raise TypeError(f"mask must be a bool tensor (True = may attend), got {mask.dtype}")
@@ -107,10 +118,7 @@ class MultiHeadAttention(nn.Module):
         if need_weights:
             heads, weights = scaled_dot_product_attention(q, k, v, mask, dropout=p)
         else:
-            _check_mask(mask)
-            heads, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None
-            if mask is not None:  # a query with no key to attend to gets zeros, as in the explicit path
-                heads = heads.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+            heads, weights = _fused_attention(q, k, v, mask, dropout=p), None
         return self.out(merge_heads(heads)), weights    # (B, T, d_model), (B, h, T, S) or None
 
 

@@ -116,9 +116,12 @@ def test_mha_both_paths_agree_with_and_without_mask():
         assert torch.allclose(fused, explicit, atol=ATOL)
     mask = torch.ones(1, 1, 5, 7, dtype=torch.bool)
     mask[..., 1, :] = False
+    x.requires_grad_()
     fused, _ = mha(x, ctx, mask=mask)
     explicit, _ = mha(x, ctx, mask=mask, need_weights=True)
     assert torch.isfinite(fused).all() and torch.allclose(fused, explicit, atol=ATOL)
+    fused.sum().backward()
+    assert torch.isfinite(x.grad).all() and all(torch.isfinite(p.grad).all() for p in mha.parameters())
 
 
 @pytest.mark.parametrize("need_weights", [False, True])
