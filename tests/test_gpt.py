@@ -71,17 +71,21 @@ def test_bad_input_errors():
 def test_matches_hugging_face_gpt2():
     transformers = pytest.importorskip("transformers")
     config = transformers.GPT2Config(vocab_size=61, n_positions=24, n_embd=48, n_layer=3, n_head=4,
-                                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+                                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                                     bos_token_id=None, eos_token_id=None)
+    config._attn_implementation = "eager"  # so that HF returns its attention weights
     torch.manual_seed(1)
     hf = transformers.GPT2LMHeadModel(config).eval()
     model = gpt.load_hf_gpt2(gpt.GPT(61, 24, d_model=48, n_layers=3, n_heads=4), hf).eval()
     ids = torch.randint(0, 61, (2, 24))
     with torch.no_grad():
-        expected = hf(ids).logits
+        reference = hf(ids, output_attentions=True)
         fast, _ = model(ids)
         slow, w = model(ids, need_weights=True)
+    expected = reference.logits
     torch.testing.assert_close(fast, expected, atol=1e-5, rtol=0)
     torch.testing.assert_close(slow, expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(w, torch.stack(reference.attentions, dim=1), atol=1e-6, rtol=0)
     # the state_dict alone works too, with or without the "transformer." prefix
     sd = {k.removeprefix("transformer."): v for k, v in hf.state_dict().items()}
     again = gpt.load_hf_gpt2(gpt.GPT(61, 24, d_model=48, n_layers=3, n_heads=4), sd).eval()
