@@ -81,3 +81,48 @@ def test_naive_softmax_overflow():
                                      lambda *a: 1 / 0, lambda x: x])
 def test_garbage(garbage):
     assert check.cross_attention(garbage).status == "failed"
+
+
+# ---------------------------------------------------------------- greedy_decode
+def loop(model, src, src_real, bos_id, eos_id, max_len, *, only_last=False, first=False, keep_bos=False,
+         no_stop=False, no_pad=False, no_bos=False):
+    """A hand-written greedy loop with switches for the usual mistakes."""
+    memory, _ = model.encode(src, src_real)
+    out = torch.full((src.size(0), 1), bos_id if not no_bos else 5)
+    done = torch.zeros(src.size(0), dtype=torch.bool)
+    for _ in range(max_len):
+        logits, _ = model.decode(out[:, -1:] if only_last else out, memory, src_real)
+        nxt = logits[:, 0 if first else -1].argmax(-1)
+        if not no_pad:
+            nxt = nxt.masked_fill(done, 0)
+        out = torch.cat([out, nxt[:, None]], dim=1)
+        done |= nxt == eos_id
+        if done.all() and not no_stop:
+            break
+    return out if keep_bos else out[:, 1:]
+
+
+def test_greedy_decode_reference_and_stub():
+    assert check.greedy_decode(seq2seq.greedy_decode).status == "passed"
+    assert check.greedy_decode(loop).status == "passed"
+    assert check.greedy_decode(stub).status == "not_implemented"
+
+
+@pytest.mark.parametrize("kw, phrase", [
+    (dict(only_last=True), "single token"),
+    (dict(first=True), "logits[:, -1]"),
+    (dict(keep_bos=True), "begin token"),
+    (dict(no_stop=True), "stop as soon as all are done"),
+    (dict(no_pad=True), "[PAD]"),
+    (dict(no_bos=True), "begin token (bos_id)"),
+])
+def test_greedy_decode_wrong(kw, phrase):
+    fails(check.greedy_decode(lambda *a: loop(*a, **kw)), phrase)
+
+
+def test_greedy_decode_float_and_garbage():
+    fails(check.greedy_decode(lambda *a: loop(*a).float()), "torch.long")
+    for garbage in (lambda *a: None, lambda *a: [1, 2], lambda *a: 1 / 0, lambda m: m):
+        assert check.greedy_decode(garbage).status == "failed"
+    never_calls = lambda model, src, *a: torch.zeros(3, 5, dtype=torch.long)
+    fails(check.greedy_decode(never_calls), "never called")

@@ -1,4 +1,4 @@
-"""Exercise checks for chapter 08 (encoder-decoder): one head of cross-attention."""
+"""Exercise checks for chapter 08 (encoder-decoder): one head of cross-attention, the greedy decoding loop."""
 import math
 
 import torch
@@ -6,7 +6,7 @@ import torch
 from .. import seq2seq as ref
 from ._core import Fail, exercise
 
-__all__ = ["cross_attention"]
+__all__ = ["cross_attention", "greedy_decode"]
 
 
 def _softmax_masked(scores, mask):
@@ -89,3 +89,86 @@ def cross_attention(c):
     c.close(c.tensor(w3, shape=(B, T, S), what="weights for large inputs"),
             ref.cross_attention(x, big, src_real, Wq, Wk, Wv)[1], atol=1e-4, what="weights for large inputs",
             hint="use torch.softmax, which is stable for large scores")
+
+
+class _CopyModel(torch.nn.Module):
+    """A stand-in encoder-decoder whose greedy output is known: it copies the input, then ends.
+
+    decode(tgt, memory, src_real): position t predicts memory[:, t] while t < the input's length, then EOS.
+    It records the decoder inputs it was given, so the check can say how a loop went wrong.
+    """
+
+    V, BOS, EOS, PAD = 12, 2, 3, 0
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def encode(self, src, src_real, need_weights=False):
+        return src, None
+
+    def decode(self, tgt, memory, src_real, need_weights=False):
+        self.calls.append(tgt.detach().clone())
+        B, T = tgt.shape
+        lengths = src_real.sum(dim=1)
+        pos = torch.arange(T)[None, :].expand(B, T)
+        padded = torch.cat([memory, torch.full((B, T), self.EOS)], dim=1)  # positions beyond S -> EOS
+        wanted = torch.where(pos < lengths[:, None], padded.gather(1, pos.clamp(max=padded.size(1) - 1)),
+                             torch.full_like(pos, self.EOS))
+        return torch.nn.functional.one_hot(wanted, self.V).float() * 10.0, None
+
+    def forward(self, src, src_real, tgt, need_weights=False):
+        return self.decode(tgt, self.encode(src, src_real)[0], src_real)
+
+
+@exercise
+def greedy_decode(c):
+    """Checks greedy_decode(model, src, src_real, bos_id, eos_id, max_len) -> out (B, n) long: the generated
+    tokens without the begin token, the end token included, [PAD] (id 0) after a sequence's end token, stopping
+    when every sequence has ended or after max_len tokens.
+    Reference: course_lib.seq2seq.greedy_decode (its first return value)."""
+    model = _CopyModel()
+    src = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0], [11, 0, 0, 0]])
+    src_real = src != 0
+    expected = torch.tensor([[5, 6, 7, 8, 3], [9, 10, 3, 0, 0], [11, 3, 0, 0, 0]])
+
+    out = c.call(model, src, src_real, model.BOS, model.EOS, 8)
+    if isinstance(out, (tuple, list)) and len(out) == 2 and isinstance(out[0], torch.Tensor):
+        out = out[0]  # (out, weights) like the library's version is fine too
+    calls = model.calls
+    if isinstance(out, torch.Tensor) and out.dim() == 2 and out.size(0) == 3 and out.size(1) == 6 \
+            and bool((out[:, 0] == model.BOS).all()):
+        raise Fail("your result starts with the begin token: return only the generated tokens (drop column 0)")
+    c.expect(len(calls) > 0, "your function never called model.decode (or model(...)) to get the next-token logits")
+    c.expect(bool((calls[0][:, 0] == model.BOS).all()), "the first decoder input must be the begin token "
+             "(bos_id) for every sequence, shape (B, 1)")
+    out = c.tensor(out, what="your result")
+    if out.is_floating_point() or out.dtype == torch.bool:
+        raise Fail(f"your result has dtype {out.dtype}: return token ids (torch.long) — hint: argmax gives longs")
+    if len(calls) > 1 and all(t.size(1) == 1 for t in calls):
+        raise Fail("every call fed the decoder a single token: feed everything generated so far, "
+                   "[bos, y1, …, yt], and read the logits at the last position")
+    if out.dim() == 2 and out.size(0) == 3 and out.size(1) >= 2 and bool((out[:, 1:] == out[:, :1]).all()) \
+            and len(calls) > 1 and calls[-1].size(1) > 1:
+        raise Fail("you took the logits of the first position (logits[:, 0]) every time: the next token comes "
+                   "from the last position, logits[:, -1]")
+    if out.dim() == 2 and out.size(1) == 8 and len(calls) == 8:
+        raise Fail("your loop ran all max_len steps although every sequence had produced the end token: "
+                   "stop as soon as all are done")
+    if out.shape == expected.shape:
+        no_pad = expected.masked_fill(expected == 0, model.EOS)
+        c.expect(not torch.equal(out, no_pad), "after a sequence has produced its end token, fill the rest of its "
+                 "row with [PAD] (id 0), not with more predictions")
+    c.close(out, expected, what="your result", hint="loop: logits = model.decode(out, memory, src_real); "
+            "next = logits[:, -1].argmax(-1); append; stop when every row has produced eos_id")
+
+    torch.manual_seed(0)
+    real = ref.Seq2Seq(12, max_len=16, d_model=16, n_heads=2, n_layers=1).eval()
+    src = torch.randint(5, 12, (2, 5))
+    src_real = torch.ones(2, 5, dtype=torch.bool)
+    got = c.call(real, src, src_real, 2, 3, 6)
+    if isinstance(got, (tuple, list)) and len(got) == 2 and isinstance(got[0], torch.Tensor):
+        got = got[0]
+    want = ref.greedy_decode(real, src, src_real, 2, 3, 6)[0]
+    c.close(c.tensor(got, shape=tuple(want.shape), what="your result on a real (untrained) model"), want,
+            what="your result on a real (untrained) model", hint="use model.encode once, then model.decode in the loop")
