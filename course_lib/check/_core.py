@@ -76,8 +76,9 @@ class Checker:
             inner = frames[-1].name if len(frames) > 2 else None  # raised deeper than the student's function
             raise _NotImplemented(inner) from None
         except Exception as e:  # anything a student's code can raise becomes a message
-            frames = traceback.extract_tb(e.__traceback__)
-            where = f" (line {frames[-1].lineno})" if len(frames) > 1 else ""
+            code = getattr(self.fn, "__code__", None)  # report the line in the student's own code
+            mine = [f for f in traceback.extract_tb(e.__traceback__) if code and f.filename == code.co_filename]
+            where = f" (line {mine[-1].lineno})" if mine else ""
             raise Fail(f"your function raised {type(e).__name__}{where}: {e}") from None
 
     def tensor(self, out, shape=None, dtype=None, what="your result"):
