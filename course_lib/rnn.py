@@ -114,12 +114,6 @@ class LSTMCell(nn.Module):
         out = lstm_step(x, h, c, self.W_x, self.W_h, self.b, need_gates=need_gates)
         return ((out[0], out[1]), out[2]) if need_gates else out
 
-    def gate(self, name):
-        """The (W_x, W_h, b) slices that compute one gate, e.g. cell.gate("forget")."""
-        k, H = GATES.index(name), self.d_hidden
-        cols = slice(k * H, (k + 1) * H)
-        return self.W_x[:, cols], self.W_h[:, cols], self.b[cols]
-
     @classmethod
     def from_torch(cls, lstm):
         """A cell with the weights of a single-layer nn.LSTM (same gate order i, f, g, o)."""

@@ -79,13 +79,6 @@ def test_lstm_gates_are_recorded_and_in_range():
     torch.testing.assert_close(gates["cell"][:, -1], c_T)
 
 
-def test_gate_slices():
-    cell = LSTMCell(5, 4)
-    W_x, W_h, b = cell.gate("forget")
-    assert W_x.shape == (5, 4) and W_h.shape == (4, 4) and b.shape == (4,)
-    assert torch.equal(b, cell.b[4:8])
-
-
 def test_functional_steps():
     g = torch.Generator().manual_seed(0)
     x, h, c = torch.randn(2, 3, generator=g), torch.randn(2, 4, generator=g), torch.randn(2, 4, generator=g)
