@@ -30,6 +30,8 @@ def test_causal_mask_reference_and_stub():
     (lambda T: torch.ones(T, T).tril(), "dtype torch.float32"),
     (lambda T: torch.zeros(T, T).masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf")),
      "additive float mask"),
+    (lambda T: torch.zeros(T, T).masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), -1e9),
+     "additive float mask"),
     (lambda T: torch.ones(T, T, dtype=torch.bool), "allows everything"),
     (lambda T: torch.ones(T, T, dtype=torch.bool).tril().T.contiguous()[:, :T - 1] if T > 1 else
      torch.ones(1, 1, dtype=torch.bool), "shape"),
@@ -94,6 +96,28 @@ def keeps_dim(logits, temperature=1.0, top_k=None, generator=None):
     return student_sample(logits, temperature, top_k, generator)[:, None]
 
 
+def top_k_from_row_0(logits, temperature=1.0, top_k=None, generator=None):
+    logits = logits / temperature
+    if top_k is not None:
+        kth = torch.topk(logits[0], top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, -math.inf)
+    return torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)[:, 0]
+
+
+def softmax_dim_0(logits, temperature=1.0, top_k=None, generator=None):
+    logits = logits / temperature
+    if top_k is not None:
+        logits = logits.masked_fill(logits < logits.topk(top_k, dim=-1).values[:, -1:], -math.inf)
+    return torch.multinomial(torch.softmax(logits, 0), 1, generator=generator)[:, 0]
+
+
+def fill_zero(logits, temperature=1.0, top_k=None, generator=None):
+    logits = logits / temperature
+    if top_k is not None:
+        logits = logits.masked_fill(logits < logits.topk(top_k, dim=-1).values[:, -1:], 0.0)
+    return torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)[:, 0]
+
+
 def no_temperature(logits, temperature=1.0, top_k=None, generator=None):
     return student_sample(logits, 1.0, top_k, generator)
 
@@ -109,7 +133,8 @@ def naive_exp(logits, temperature=1.0, top_k=None, generator=None):
     (no_top_k, "ignores top_k"), (times_t, "multiplied the logits by the temperature"),
     (argmax, "argmax"), (no_generator, "generator=generator"), (keeps_smallest, "k smallest"),
     (off_by_one, "off by one"), (keeps_dim, "squeeze"), (no_temperature, "ignores the temperature"),
-    (naive_exp, "large logits"),
+    (naive_exp, "large logits"), (top_k_from_row_0, "top-k must be per row"),
+    (softmax_dim_0, "over the batch axis (dim 0)"), (fill_zero, "instead of -inf"),
     (lambda logits, **kw: torch.zeros(len(logits)), "torch.long"),
 ])
 def test_sample_next_wrong(wrong, phrase):
@@ -170,6 +195,18 @@ def transposed(ids, V, alpha=1.0):
     return gpt.bigram_log_probs(ids, V, alpha).T
 
 
+def next_prev(ids, V, alpha=1.0):
+    c = torch.zeros(V, V)
+    c.index_put_((ids[1:], ids[:-1]), torch.ones(len(ids) - 1), accumulate=True)
+    c += alpha
+    return (c / c.sum(1, keepdim=True)).log()
+
+
+def joint(ids, V, alpha=1.0):
+    c = loop_counts(ids, V) + alpha
+    return (c / c.sum()).log()
+
+
 def plus_one(ids, V, alpha=1.0):
     return gpt.bigram_log_probs(ids, V, 1.0)
 
@@ -177,6 +214,7 @@ def plus_one(ids, V, alpha=1.0):
 @pytest.mark.parametrize("wrong, phrase", [
     (columns, "normalised each column"), (no_log, "not log-probabilities"), (no_smoothing, "forgot the smoothing"),
     (fancy_index, "counted only once"), (transposed, "transposed"), (plus_one, "smoothing is off"),
+    (next_prev, "wrong way round"), (joint, "joint"),
     (lambda ids, V, alpha=1.0: gpt.bigram_log_probs(ids, V, alpha) / math.log(2), "log base"),
 ])
 def test_bigram_wrong(wrong, phrase):

@@ -16,9 +16,10 @@ def causal_mask(c):
         out = c.call(T)
         if isinstance(out, torch.Tensor) and out.shape == (T, T) and out.dtype != torch.bool:
             lower = ref.causal_mask(T)
-            if out.is_floating_point() and torch.isinf(out).any():
-                raise Fail("you returned an additive float mask (0 / -inf); the course's masks are bool: "
-                           "True = may attend — hint: torch.ones(T, T, dtype=torch.bool).tril()")
+            if out.is_floating_point() and (torch.isinf(out).any() or bool((out <= -1e4).any())):
+                raise Fail("you returned an additive float mask (0 where allowed, -inf or a large negative number "
+                           "where blocked); the course's masks are bool: True = may attend — hint: "
+                           "torch.ones(T, T, dtype=torch.bool).tril()")
             if torch.equal(out != 0, lower):
                 raise Fail(f"right pattern, but dtype {out.dtype}: the course's masks are bool "
                            "(True = may attend) — hint: add .bool() or build it with dtype=torch.bool")
@@ -45,15 +46,17 @@ def sample_next(c):
     Samples are random, so the check draws 20,000 per row type and compares the frequencies with the
     reference distribution softmax(top_k(logits) / temperature). Reference: course_lib.gpt.sample_next."""
     a = torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0, -3.0])
-    b = torch.tensor([-1.0, 0.0, 3.0, 1.0, 0.2, 0.5])
+    b = torch.tensor([-1.0, 0.6, 3.0, 1.5, 0.9, 1.8])  # k-th largest differs from a's: top-k must be per row
     N, V = 20000, 6
     logits = torch.stack([a, b]).repeat(N, 1)  # rows alternate a, b: top-k must be per row
     rows = {"a": torch.arange(0, 2 * N, 2), "b": torch.arange(1, 2 * N, 2)}
+    other = {"a": b, "b": a}
 
-    def dist(row, temperature=1.0, top_k=None):
+    def dist(row, temperature=1.0, top_k=None, kth_from=None, fill=float("-inf")):
         x = row / temperature
         if top_k is not None:
-            x = x.masked_fill(x < x.topk(top_k).values[-1], float("-inf"))
+            kth = (x if kth_from is None else kth_from / temperature).topk(top_k).values[-1]
+            x = x.masked_fill(x < kth, fill)
         return F.softmax(x.double(), -1)
 
     def draw(temperature, top_k, seed=0):
@@ -69,7 +72,11 @@ def sample_next(c):
     for temperature, top_k in ((1.0, None), (0.5, None), (2.0, None), (1.0, 3), (0.7, 2)):
         out = draw(temperature, top_k)
         for name, row in (("a", a), ("b", b)):
-            mistakes = {
+            mistakes = {} if top_k is None else {
+                "top-k must be per row: you used the k-th largest logit of one row (e.g. logits[0]) for every "
+                "row — keep the batch axis: torch.topk(logits, k, dim=-1).values[:, -1:]":
+                    dist(row, temperature, top_k, kth_from=other[name])}
+            mistakes |= {
                 "you sampled the most likely token every time (argmax): sample from the probabilities with "
                 "torch.multinomial": F.one_hot(row.argmax(), V).double(),
                 "the distribution ignores top_k: set every logit below the k-th largest to -inf before "
@@ -81,7 +88,13 @@ def sample_next(c):
                 "every allowed token comes out equally often: sample in proportion to softmax(logits)":
                     dist(torch.zeros(V).masked_fill(dist(row, 1.0, top_k) == 0, float("-inf"))),
             }
-            if top_k is not None:
+            if top_k is None:
+                across = torch.sigmoid((row - other[name]).double() / temperature)  # softmax over dim 0, per row
+                mistakes["you applied the softmax over the batch axis (dim 0); each row's probabilities must sum "
+                         "to 1 over the vocabulary: softmax(..., dim=-1)"] = across / across.sum()
+            else:
+                mistakes["you set the dropped logits to 0 instead of -inf: exp(0) = 1, so they keep some "
+                         "probability — fill them with float('-inf')"] = dist(row, temperature, top_k, fill=0.0)
                 smallest = row.topk(top_k, largest=False).values[-1]
                 mistakes["you kept the k smallest logits instead of the k largest"] = \
                     dist(row.masked_fill(row > smallest, float("-inf")), temperature)
@@ -143,6 +156,10 @@ def bigram_log_probs(c):
                 log_rows(counts + 1.0),
             "you forgot the smoothing: add alpha to every count before normalising":
                 log_rows(counts.clamp_min(1e-30)),
+            "you counted each pair the wrong way round (counts[next, prev]): row = previous character "
+            "ids[t], column = next character ids[t + 1]": log_rows(counts.T + alpha),
+            "you divided by the total of ALL counts, which gives the joint P(previous, next); divide each "
+            "row by its own sum to get P(next | previous)": (smooth / smooth.sum()).log(),
             "you used log base 2 or 10; use the natural log (nats), like cross_entropy":
                 expected / torch.log(torch.tensor(2.0)),
         }, what=f"your table (vocab_size={V}, alpha={alpha})",
