@@ -59,6 +59,39 @@ def test_wrong_answers(kw, phrase):
     fails(check.cross_attention(lambda *a: answer(*a, **kw)), phrase)
 
 
+def test_masked_the_real_tokens():
+    def wrong(x, memory, src_real, Wq, Wk, Wv, fill=float("-inf")):
+        q, k, v = x @ Wq, memory @ Wk, memory @ Wv
+        w = torch.softmax((q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))).masked_fill(src_real[:, None, :], fill), -1)
+        return w @ v, w
+    fails(check.cross_attention(wrong), "you masked the real tokens")
+    fails(check.cross_attention(lambda *a: wrong(*a, fill=-1e9)), "you masked the real tokens")
+
+
+def test_softmax_over_queries_with_large_negative_mask():
+    def wrong(x, memory, src_real, Wq, Wk, Wv):
+        q, k, v = x @ Wq, memory @ Wk, memory @ Wv
+        w = torch.softmax((q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))).masked_fill(~src_real[:, None, :], -1e9), 1)
+        return w @ v, w
+    fails(check.cross_attention(wrong), "softmax ran over the output positions")
+
+
+def test_renormalised_after_softmax():
+    def wrong(x, memory, src_real, Wq, Wk, Wv):
+        q, k, v = x @ Wq, memory @ Wk, memory @ Wv
+        w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)), -1) * src_real[:, None, :]
+        w = w / w.sum(-1, keepdim=True)
+        return w @ v, w
+    fails(check.cross_attention(wrong), "mask the scores with -inf before the softmax")
+
+
+def test_swapped_return():
+    def wrong(*a):
+        out, w = seq2seq.cross_attention(*a)
+        return w, out
+    fails(check.cross_attention(wrong), "did you swap them?")
+
+
 def test_unprojected_values():
     def wrong(x, memory, src_real, Wq, Wk, Wv):
         out, w = seq2seq.cross_attention(x, memory, src_real, Wq, Wk, Wv)
@@ -85,7 +118,7 @@ def test_garbage(garbage):
 
 # ---------------------------------------------------------------- greedy_decode
 def loop(model, src, src_real, bos_id, eos_id, max_len, *, only_last=False, first=False, keep_bos=False,
-         no_stop=False, no_pad=False, no_bos=False):
+         no_stop=False, no_pad=False, no_bos=False, stop_any=False, done_first=False, sample=False):
     """A hand-written greedy loop with switches for the usual mistakes."""
     memory, _ = model.encode(src, src_real)
     out = torch.full((src.size(0), 1), bos_id if not no_bos else 5)
@@ -93,11 +126,15 @@ def loop(model, src, src_real, bos_id, eos_id, max_len, *, only_last=False, firs
     for _ in range(max_len):
         logits, _ = model.decode(out[:, -1:] if only_last else out, memory, src_real)
         nxt = logits[:, 0 if first else -1].argmax(-1)
+        if sample:
+            nxt = torch.multinomial(torch.softmax(logits[:, -1], -1), 1)[:, 0]
+        if done_first:
+            done |= nxt == eos_id
         if not no_pad:
             nxt = nxt.masked_fill(done, 0)
         out = torch.cat([out, nxt[:, None]], dim=1)
         done |= nxt == eos_id
-        if done.all() and not no_stop:
+        if (done.any() if stop_any else done.all()) and not no_stop:
             break
     return out if keep_bos else out[:, 1:]
 
@@ -115,6 +152,9 @@ def test_greedy_decode_reference_and_stub():
     (dict(no_stop=True), "stop as soon as all are done"),
     (dict(no_pad=True), "[PAD]"),
     (dict(no_bos=True), "begin token (bos_id)"),
+    (dict(stop_any=True), "stop only when ALL rows have ended"),
+    (dict(done_first=True), "lost their end token"),
+    (dict(sample=True), "it does not sample"),
 ])
 def test_greedy_decode_wrong(kw, phrase):
     fails(check.greedy_decode(lambda *a: loop(*a, **kw)), phrase)

@@ -28,6 +28,10 @@ def cross_attention(c):
         raise Fail(f"return two things, (out, weights); got {type(out).__name__}"
                    + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""))
     got, weights = out
+    if isinstance(got, torch.Tensor) and isinstance(weights, torch.Tensor) and got.shape == (B, T, S) \
+            and weights.shape == (B, T, dk):
+        raise Fail("your first result has the shape of the weights (B, T, S) and the second the shape of out "
+                   "(B, T, d_k): did you swap them? return (out, weights)")
     if isinstance(got, torch.Tensor) and got.dim() == 3 and got.shape[:2] == (B, S):
         raise Fail(f"out has one row per INPUT position (shape {tuple(got.shape)}): the queries must come "
                    "from the decoder (x @ Wq); only the keys and values come from the encoder's memory")
@@ -40,9 +44,15 @@ def cross_attention(c):
     over_queries = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=1)
     wrong_axis = ("the softmax ran over the output positions (dim 1); each row (one query) must sum to 1 over "
                   "the input positions (dim -1)")
+    masked_real = torch.softmax(scores.masked_fill(mask, float("-inf")), dim=-1)
+    masked_real_msg = ("you masked the real tokens: src_real is True for REAL input positions, so the positions "
+                       "to hide are ~src_real (the padding)")
     if isinstance(weights, torch.Tensor) and weights.shape == (B, T, S) and weights.is_floating_point() \
-            and torch.isnan(weights).any() and torch.allclose(weights.nan_to_num(), over_queries.nan_to_num()):
-        raise Fail(wrong_axis)
+            and torch.isnan(weights).any():
+        for message, wrong in ((wrong_axis, over_queries), (masked_real_msg, masked_real)):
+            if torch.equal(weights.isnan(), wrong.isnan()) and \
+                    torch.allclose(weights.nan_to_num(), wrong.nan_to_num(), atol=1e-5):
+                raise Fail(message)
     if isinstance(got, torch.Tensor) and got.shape == (B, T, d):
         raise Fail(f"out has the model width d={d}, not d_k={dk}: the values must be projected too, "
                    "v = memory @ Wv")
@@ -59,6 +69,8 @@ def cross_attention(c):
         "you applied a causal mask: in cross-attention every output position may read the WHOLE input "
         "(only padding is hidden)": _softmax_masked(scores, causal),
         wrong_axis: over_queries,
+        wrong_axis + " ": torch.softmax(scores.masked_fill(~mask, -1e9), dim=1),
+        masked_real_msg: torch.softmax(scores.masked_fill(mask, -1e9), dim=-1),
         "you zeroed the padded weights after the softmax, so the rows no longer sum to 1: mask the scores "
         "with -inf BEFORE the softmax": after,
         "you divided by sqrt(d) of the model width instead of sqrt(d_k) of the queries and keys":
@@ -83,6 +95,15 @@ def cross_attention(c):
     if not isinstance(out3, (tuple, list)) or len(out3) != 2:
         raise Fail("return (out, weights) every time")
     w3 = out3[1]
+    big_scores = (x @ Wq) @ (big @ Wk).transpose(-2, -1) / math.sqrt(dk)
+    renormalised = torch.softmax(big_scores, -1) * mask
+    renormalised = renormalised / renormalised.sum(-1, keepdim=True)
+    if isinstance(w3, torch.Tensor) and w3.shape == (B, T, S) and w3.is_floating_point() and torch.isnan(w3).any() \
+            and torch.isnan(renormalised).any() and torch.equal(w3.isnan(), renormalised.isnan()) \
+            and torch.allclose(w3.nan_to_num(), renormalised.nan_to_num(), atol=1e-4):
+        raise Fail("with large scores your weights contain NaN: you zeroed the padding after the softmax and "
+                   "renormalised, but when all the weight sits on padding that is 0 / 0 — mask the scores "
+                   "with -inf before the softmax instead")
     if isinstance(w3, torch.Tensor) and w3.is_floating_point() and torch.isnan(w3).any():
         raise Fail("with large scores your weights contain NaN: use torch.softmax (it subtracts the row "
                    "maximum) instead of exp() / sum")
@@ -155,11 +176,20 @@ def greedy_decode(c):
     if out.dim() == 2 and out.size(1) == 8 and len(calls) == 8:
         raise Fail("your loop ran all max_len steps although every sequence had produced the end token: "
                    "stop as soon as all are done")
+    if out.dim() == 2 and out.size(0) == 3 and 0 < out.size(1) < expected.size(1) \
+            and torch.equal(out, expected[:, :out.size(1)]):
+        raise Fail("your loop stopped when the first row produced its end token: stop only when ALL rows have "
+                   "ended (done.all(), not done.any()) — the others are still being written")
     if out.shape == expected.shape:
         no_pad = expected.masked_fill(expected == 0, model.EOS)
         c.expect(not torch.equal(out, no_pad), "after a sequence has produced its end token, fill the rest of its "
                  "row with [PAD] (id 0), not with more predictions")
-    c.close(out, expected, what="your result", hint="loop: logits = model.decode(out, memory, src_real); "
+    c.close(out, expected, mistakes={
+        "your rows lost their end token (it became [PAD]): keep eos_id in each row — if you mark a row as done "
+        "before padding the new tokens, its own end token is overwritten; pad with the old `done`, then update "
+        "it (done |= next == eos_id)":
+            expected.masked_fill(expected == model.EOS, 0),
+    }, what="your result", hint="loop: logits = model.decode(out, memory, src_real); "
             "next = logits[:, -1].argmax(-1); append; stop when every row has produced eos_id")
 
     torch.manual_seed(0)
@@ -170,5 +200,14 @@ def greedy_decode(c):
     if isinstance(got, (tuple, list)) and len(got) == 2 and isinstance(got[0], torch.Tensor):
         got = got[0]
     want = ref.greedy_decode(real, src, src_real, 2, 3, 6)[0]
-    c.close(c.tensor(got, shape=tuple(want.shape), what="your result on a real (untrained) model"), want,
-            what="your result on a real (untrained) model", hint="use model.encode once, then model.decode in the loop")
+    got = c.tensor(got, what="your result on a real (untrained) model")
+    if not torch.equal(got, want):
+        again = c.call(real, src, src_real, 2, 3, 6)
+        again = again[0] if isinstance(again, (tuple, list)) and len(again) == 2 else again
+        if isinstance(again, torch.Tensor) and not torch.equal(again, got):
+            raise Fail("your result changes from one call to the next: greedy decoding takes the most likely "
+                       "token at every step, logits[:, -1].argmax(-1) — it does not sample")
+    got = c.tensor(got, shape=tuple(want.shape), what="your result on a real (untrained) model")
+    c.close(got, want, what="your result on a real (untrained) model",
+            hint="at every step take logits[:, -1].argmax(-1) (no sampling); encode once, then call "
+            "model.decode(out, memory, src_real) with everything generated so far")
