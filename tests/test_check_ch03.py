@@ -28,6 +28,11 @@ def test_softmax_reference_and_stub():
     ("forgot to divide", lambda x: torch.exp(x)),
     ("subtract each row's maximum", lambda x: torch.exp(x) / torch.exp(x).sum(-1, keepdim=True)),
     ("its own sum", lambda x: torch.exp(x) / torch.exp(x).sum()),
+    ("keepdim=True", lambda x: torch.exp(x) / torch.exp(x).sum(-1)),
+    ("keepdim=True", lambda x: torch.exp(x - x.amax(-1)) / torch.exp(x - x.amax(-1)).sum(-1)),
+    ("maximum of the whole tensor", lambda x: torch.exp(x - x.max()) / torch.exp(x - x.max()).sum(-1, keepdim=True)),
+    ("clamping", lambda x: torch.softmax(x.clamp(-80, 80), -1)),
+    ("clamping", lambda x: torch.exp(x.clamp(-50, 50)) / torch.exp(x.clamp(-50, 50)).sum(-1, keepdim=True)),
 ])
 def test_softmax_mistakes_are_named(phrase, fn):
     result = check.softmax(fn)
@@ -49,6 +54,8 @@ def test_attention_scores_reference_and_stub():
     ("forgot to scale", lambda q, k: q @ k.transpose(-2, -1)),
     ("divided by d", lambda q, k: q @ k.transpose(-2, -1) / q.size(-1)),
     ("sequence length", lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(k.size(-2))),
+    ("number of keys", lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(k.size(-2))),
+    ("number of queries", lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.size(-2))),
     ("forget to transpose k", lambda q, k: q @ k / math.sqrt(q.size(-1))),
     ("not k @ qᵀ", lambda q, k: k @ q.transpose(-2, -1) / math.sqrt(q.size(-1))),
     ("k.T on a batched", lambda q, k: q @ k.T / math.sqrt(q.size(-1))),
@@ -97,10 +104,29 @@ def test_self_attention_reference_and_stub():
     ("instead of the values", variant(out_fn=lambda w, x, v: w @ x)),
     ("transposed weights", variant(out_fn=lambda w, x, v: w.transpose(-2, -1) @ v)),
     ("return two things", lambda x, w_q, w_k, w_v: ref_self_attention(x, w_q, w_k, w_v)[0]),
+    ("scaled by √d_in", variant(lambda q, k, d: torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(6), -1))),
+    ("scaled by √d_v", lambda x, w_q, w_k, w_v: variant(
+        lambda q, k, d: torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(w_v.size(-1)), -1))(x, w_q, w_k, w_v)),
+    ("you returned (weights, out)", lambda x, w_q, w_k, w_v: ref_self_attention(x, w_q, w_k, w_v)[::-1]),
 ])
 def test_self_attention_mistakes_are_named(phrase, fn):
     result = check.self_attention(fn)
     assert result.status == "failed" and phrase in result.message, result.message
+
+
+def test_self_attention_scale_by_input_width_is_named():
+    """The realistic slip: scale by x.size(-1) (d_in) instead of k.size(-1)."""
+    def fn(x, w_q, w_k, w_v):
+        q, k, v = x @ w_q, x @ w_k, x @ w_v
+        w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(x.size(-1)), -1)
+        return w @ v, w
+    result = check.self_attention(fn)
+    assert result.status == "failed" and "√d_in" in result.message, result.message
+
+
+def test_self_attention_messages_use_a_singular_noun():
+    result = check.self_attention(lambda x, w_q, w_k, w_v: (torch.zeros(7, 5), torch.zeros(3, 3)))
+    assert result.status == "failed" and "your weight matrix has shape" in result.message, result.message
 
 
 # --- garbage never raises ------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ def split(fn):
     ("round-robin", split(lambda x, B, T, d, h, dh: x.view(B, T, dh, h).permute(0, 3, 1, 2))),
     ("last two axes are swapped", split(lambda x, B, T, d, h, dh: x.view(B, T, h, dh).permute(0, 2, 3, 1))),
     ("the wrong way round", split(lambda x, B, T, d, h, dh: x.view(B, T, dh, h).transpose(1, 2))),
+    ("d_model // n_heads", split(lambda x, B, T, d, h, dh: x.view(B, T, h, d / h).transpose(1, 2))),
+    ("d_model // n_heads", split(lambda x, B, T, d, h, dh: x.reshape(B, T, h, d / h).transpose(1, 2))),
 ])
 def test_split_heads_mistakes_are_named(phrase, fn):
     result = check.split_heads(fn)
@@ -91,6 +93,8 @@ def per_column(n, d):
     ("start at 0", positions(lambda pos, two_i, d: (pos + 1) / 10000 ** (two_i / d))),
     ("divide by it", positions(lambda pos, two_i, d: pos * 10000 ** (two_i / d))),
     ("dtype torch.int64", lambda n, d: torch.zeros(n, d, dtype=torch.long)),
+    ("expected torch.float32", lambda n, d: A.sinusoidal_positions(n, d).double()),
+    ("counts the 2 twice", positions(lambda pos, two_i, d: pos / 10000 ** (2 * two_i / d))),
 ])
 def test_sinusoidal_positions_mistakes_are_named(phrase, fn):
     result = check.sinusoidal_positions(fn)

@@ -25,13 +25,25 @@ def _call(c, *args, **kwargs):
         raise
 
 
+def _softmax_call(c, x):
+    """c.call, naming the shape error of a row sum (or maximum) taken without keepdim=True."""
+    try:
+        return c.call(x)
+    except Fail as e:
+        if "must match the size of tensor b" in str(e):
+            raise Fail(f"{e} — did you forget keepdim=True? x.sum(dim=-1) has lost the row axis; "
+                       "x.sum(dim=-1, keepdim=True) has shape (rows, 1) and divides each row by its own sum"
+                       ) from None
+        raise
+
+
 @exercise
 def softmax(c):
     """Checks softmax(scores) -> weights over the last axis, stable at large logits.
     Reference: course_lib.attention.softmax."""
     for shape, seed in (((4, 6), 0), ((2, 3, 5), 1)):
         x = _rand(*shape, seed=seed)
-        out = c.tensor(c.call(x), shape=shape)
+        out = c.tensor(_softmax_call(c, x), shape=shape)
         c.close(out, ref.softmax(x), mistakes={
             "you normalised over the wrong axis: each row (the last axis, dim=-1) must sum to 1":
                 ref.softmax(x, dim=0),
@@ -42,12 +54,24 @@ def softmax(c):
             "you divided by the sum over the whole tensor; divide each row by its own sum "
             "(.sum(dim=-1, keepdim=True))": torch.exp(x) / torch.exp(x).sum(),
         }, hint="exp(x) divided by its sum over dim=-1, with keepdim=True")
-    big = torch.tensor([[1e4, 0.0, -1e4], [-1e4, -1e4, -1e4], [3.0, 1e4, 1e4]])
-    out = c.call(big)
+    # rows: huge logits, a row far below the others, a tie at the top, two large logits 5 apart
+    big = torch.tensor([[1e4, 0.0, -1e4], [-1e4, -1e4, -1e4], [3.0, 1e4, 1e4], [1e3, 1e3 - 5, 0.0]])
+    out = _softmax_call(c, big)
     if isinstance(out, torch.Tensor) and out.is_floating_point() and not torch.isfinite(out).all():
+        alone = _softmax_call(c, big[1:2])              # the low row on its own: its maximum is the overall one
+        if (out.shape == big.shape and torch.isfinite(out[0]).all() and isinstance(alone, torch.Tensor)
+                and alone.is_floating_point() and torch.isfinite(alone).all()):
+            raise Fail("a row whose scores all lie far below the largest score in the tensor gives NaN: you "
+                       "subtracted the maximum of the whole tensor — hint: subtract each row's own maximum, "
+                       "x.amax(dim=-1, keepdim=True)")
         raise Fail("at logits of ±1e4 your softmax gives NaN or inf: exp(10000) overflows — hint: subtract "
                    "each row's maximum before exp(); it cancels in the division, so the result is the same")
-    c.close(c.tensor(out, shape=(3, 3)), ref.softmax(big), what="softmax at logits of ±1e4",
+    out = c.tensor(out, shape=big.shape, what="softmax at large logits")
+    c.expect(abs(out[3, 0] - out[3, 1]) > 0.5,
+             f"scores 1000 and 995 got weights {out[3, 0]:.3f} and {out[3, 1]:.3f}, but 1000 should get 0.993: "
+             "clipping (clamping) the scores before exp() erases the difference between large scores — hint: "
+             "subtract each row's maximum instead, which keeps every difference")
+    c.close(out, ref.softmax(big), what="softmax at large logits",
             hint="subtract the row maximum (x.amax(dim=-1, keepdim=True)) before exp()")
 
 
@@ -68,8 +92,10 @@ def attention_scores(c):
         c.close(out, raw / math.sqrt(d), mistakes={
             "you forgot to scale: divide q kᵀ by √d (d = q.size(-1)), or large d saturates the softmax": raw,
             "you divided by d; divide by its square root, √d": raw / d,
-            "you scaled by the square root of the sequence length; scale by √d, d = q.size(-1) "
-            "(the width of each vector)": raw / math.sqrt(S) if S != d else raw / math.sqrt(T),
+            **({"you scaled by the square root of the sequence length (√S, the number of keys); scale by √d, "
+                "d = q.size(-1), the width of each vector": raw / math.sqrt(S)} if S != d else {}),
+            **({"you scaled by the square root of the sequence length (√T, the number of queries); scale by √d, "
+                "d = q.size(-1), the width of each vector": raw / math.sqrt(T)} if T not in (d, S) else {}),
             "k is not transposed: the scores are q @ k.transpose(-2, -1), so that row t, column s is "
             "q_t · k_s": (q @ k) / math.sqrt(d) if T == S == d else raw.transpose(-2, -1),
             "your scores are transposed: rows must be queries (who looks) and columns keys, i.e. q @ kᵀ, "
@@ -83,10 +109,12 @@ def self_attention(c):
     """Checks self_attention(x (..., T, d_in), w_q, w_k (d_in, d_k), w_v (d_in, d_v)) -> (out (..., T, d_v),
     weights (..., T, T)), with q = x w_q, k = x w_k, v = x w_v, weights = softmax(q kᵀ / √d_k), out = weights v.
     Reference: course_lib.attention.scaled_dot_product_attention."""
-    for seed, x_shape in enumerate(((5, 6), (2, 4, 6))):
+    d_in, d_k, d_v = 6, 4, 5                         # all different, so a scale by the wrong width shows
+    for seed, x_shape in enumerate(((7, d_in), (2, 4, d_in))):
         x = _rand(*x_shape, seed=seed)
-        w_q, w_k, w_v = _rand(6, 4, seed=seed + 10), _rand(6, 4, seed=seed + 20), _rand(6, 6, seed=seed + 30)
-        scale = math.sqrt(w_k.size(-1))
+        w_q, w_k = _rand(d_in, d_k, seed=seed + 10), _rand(d_in, d_k, seed=seed + 20)
+        w_v = _rand(d_in, d_v, seed=seed + 30)
+        scale = math.sqrt(d_k)
         q, k, v = x @ w_q, x @ w_k, x @ w_v
         out_ref, w_ref = ref.scaled_dot_product_attention(q, k, v)
         result = _call(c, x, w_q, w_k, w_v)
@@ -95,23 +123,34 @@ def self_attention(c):
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             raise Fail(f"expected a pair (out, weights), got {type(result).__name__}")
         out, weights = result
-        weights = c.tensor(weights, shape=w_ref.shape, what="your weights")
+        if (isinstance(out, torch.Tensor) and isinstance(weights, torch.Tensor)
+                and out.shape == w_ref.shape and weights.shape == out_ref.shape):
+            raise Fail(f"you returned (weights, out): the first has shape {tuple(out.shape)} (T, T), the second "
+                       f"{tuple(weights.shape)} (T, d_v) — return them the other way round, `return out, weights`")
+        weights = c.tensor(weights, shape=w_ref.shape, what="your weight matrix")
         raw = q @ k.transpose(-2, -1)
         unscaled = torch.softmax(raw, -1)
         columns = torch.softmax(raw / scale, -2)
         c.close(weights, w_ref, mistakes={
             "you forgot to scale the scores by √d_k before the softmax": unscaled,
+            "you scaled by √d_in, the width of x; scale by √d_k, the width of the queries and keys "
+            "(k.size(-1))": torch.softmax(raw / math.sqrt(d_in), -1),
+            "you scaled by √d_v, the width of the values; scale by √d_k, the width of the queries and keys "
+            "(k.size(-1))": torch.softmax(raw / math.sqrt(d_v), -1),
             "softmax over the wrong axis: each query's row (dim=-1) must sum to 1, not each key's column":
                 columns,
-            "your weights are transposed: row t must hold what query t gives each key (q kᵀ, not k qᵀ)":
+            "your weight matrix is transposed: row t must hold what query t gives each key (q kᵀ, not k qᵀ)":
                 w_ref.transpose(-2, -1),
             "you used w_q for the keys too: k = x @ w_k": torch.softmax(q @ q.transpose(-2, -1) / scale, -1),
             "you returned the raw scores; the weights are softmax(scores)": raw / scale,
-        }, what="your weights", hint="weights = softmax(q @ k.transpose(-2, -1) / √d_k, dim=-1)")
-        out = c.tensor(out, shape=out_ref.shape, what="your out")
+        }, what="your weight matrix", hint="weights = softmax(q @ k.transpose(-2, -1) / √d_k, dim=-1)")
+        mixed_x = w_ref @ x                                # (..., T, d_in): the inputs mixed, not the values
+        if isinstance(out, torch.Tensor) and out.shape == mixed_x.shape and torch.allclose(
+                out.double(), mixed_x.double(), atol=1e-5, rtol=1e-4):
+            raise Fail("your output mixes the inputs x instead of the values: out = weights @ v, v = x @ w_v "
+                       "(the value projection is what lets b differ from the a's)")
+        out = c.tensor(out, shape=out_ref.shape, what="your output `out`")
         c.close(out, out_ref, mistakes={
-            "your out mixes the inputs x instead of the values: out = weights @ v, v = x @ w_v (the value "
-            "projection is what lets b differ from the a's)": w_ref @ x,
             "you multiplied the transposed weights: out = weights @ v, row t of weights mixes the rows of v":
                 w_ref.transpose(-2, -1) @ v,
-        }, what="your out", hint="out = weights @ v")
+        }, what="your output `out`", hint="out = weights @ v")

@@ -19,6 +19,9 @@ def _call(c, *args):
         if "view size is not compatible" in str(e):
             raise Fail(f"{e} — after transpose() the tensor is no longer contiguous in memory: use .reshape(...) "
                        "(or .contiguous().view(...))") from None
+        if "ints" in str(e) and "float" in str(e):
+            raise Fail(f"{e} — a size must be an int: use d_model // n_heads (integer division); "
+                       "d_model / n_heads is a float, even when it divides exactly") from None
         raise
 
 
@@ -90,8 +93,9 @@ def sinusoidal_positions(c):
     for n, d in ((10, 16), (50, 8), (3, 2)):
         expected = ref.sinusoidal_positions(n, d)
         out = c.tensor(c.call(n, d), shape=(n, d), what=f"sinusoidal_positions({n}, {d})")
-        if not out.is_floating_point():
-            raise Fail(f"your result has dtype {out.dtype}: position codes are float (torch.float32)")
+        if out.dtype != torch.float32:
+            raise Fail(f"your result has dtype {out.dtype}, expected torch.float32, the dtype of the embeddings "
+                       "the codes are added to — hint: torch.arange(n_positions, dtype=torch.float32)")
         pos = torch.arange(n, dtype=torch.float64)[:, None]
         two_i = torch.arange(0, d, 2, dtype=torch.float64)
         angles = pos / 10000 ** (two_i / d)                                 # the right angles, (n, d/2)
@@ -104,6 +108,7 @@ def sinusoidal_positions(c):
         per_column = pos / 10000 ** (torch.arange(d, dtype=torch.float64) / d)
         shifted = (pos + 1) / 10000 ** (two_i / d)
         by_pair_index = pos / 10000 ** (torch.arange(d // 2, dtype=torch.float64) / d)
+        doubled = pos / 10000 ** (2 * two_i / d)                            # 2 * (2i): the 2 counted twice
         fast = (pos * 10000 ** (two_i / d)).float()  # huge angles: compare loosely, float32 sin drifts
         if d > 2 and torch.allclose(out.double(), interleave(torch.sin(fast), torch.cos(fast)), atol=1e-2):
             raise Fail("you multiplied the position by 10000^(2i/d); divide by it, so the frequencies slow down "
@@ -115,6 +120,8 @@ def sinusoidal_positions(c):
             "2i + 1 = cos (fill table[:, 0::2] and table[:, 1::2])": torch.cat([torch.sin(angles), torch.cos(angles)], 1),
             "the exponent uses i, the pair's number; it must be 2i/d_model, the even column index over d_model":
                 interleave(torch.sin(by_pair_index), torch.cos(by_pair_index)),
+            "the exponent counts the 2 twice: torch.arange(0, d_model, 2) already holds 2i, so the exponent is "
+            "two_i / d_model, not 2 * two_i / d_model": interleave(torch.sin(doubled), torch.cos(doubled)),
             "each column got its own frequency (column j used 10000^(j/d)); a sin/cos pair shares one, "
             "10000^(2i/d) for columns 2i and 2i + 1": interleave(torch.sin(per_column[:, 0::2]),
                                                                   torch.cos(per_column[:, 1::2])),
