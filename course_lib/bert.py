@@ -14,6 +14,8 @@ token vectors, padding excluded.
 Masks are boolean, True = a real token. Shapes: batch B, length T, width d_model, heads h, layers L.
 `load_hf_bert` copies the weights of a Hugging Face `BertModel` (or its state dict) into `Bert`.
 """
+from pathlib import Path
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -22,6 +24,7 @@ from .attention import MultiHeadAttention
 from .text import SPECIALS, CharTokenizer, pad_batch
 
 IGNORE = -100  # label of positions the masked-LM loss skips (F.cross_entropy's ignore_index)
+CHECKPOINT = Path(__file__).parent / "data" / "bert_zh_reviews.pt"  # made by data/make_bert_checkpoint.py
 
 
 class BertEmbeddings(nn.Module):
@@ -362,18 +365,34 @@ class BertClassifier(nn.Module):
 
 # ---------------------------------------------------------------- checkpoints
 
-def save_checkpoint(path, bert, tok, **info):
-    """Save a Bert's weights, its configuration and the tokenizer's characters (plus any `info`)."""
-    torch.save({"config": bert.config, "chars": tok.vocab[len(SPECIALS):],
-                "state_dict": bert.state_dict(), "info": info}, path)
+def save_checkpoint(path, model, tok, dtype=torch.float32, **info):
+    """Save a Bert (or a BertForPretraining, heads included): weights in `dtype`, configuration, the tokenizer's
+    characters, and any `info`."""
+    bert = model.bert if isinstance(model, BertForPretraining) else model
+    heads = None
+    if isinstance(model, BertForPretraining):
+        heads = {k: v.to(dtype) for k, v in model.state_dict().items()
+                 if not k.startswith("bert.") and k != "mlm.decoder.weight"}  # the decoder is the token table
+    torch.save({"config": bert.config, "chars": tok.vocab[len(SPECIALS):], "info": info, "heads": heads,
+                "state_dict": {k: v.to(dtype) for k, v in bert.state_dict().items()}}, path)
 
 
-def load_checkpoint(path, device="cpu"):
-    """-> (bert, tok, info) from a file written by `save_checkpoint`."""
-    ck = torch.load(path, map_location=device, weights_only=True)
-    bert = Bert(**ck["config"]).to(device)
+def load_checkpoint(path, device="cpu", heads=False):
+    """-> (model, tok, info) from a file written by `save_checkpoint`; the weights come back in float32.
+
+    model is a Bert, or with heads=True a BertForPretraining with its masked-LM and next-sentence heads.
+    """
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    bert = Bert(**ck["config"])
     bert.load_state_dict(ck["state_dict"])
-    return bert, CharTokenizer(ck["chars"]), ck["info"]
+    model = bert
+    if heads:
+        if ck.get("heads") is None:
+            raise ValueError(f"{path} holds no pre-training heads (it was saved from a Bert)")
+        model = BertForPretraining(bert)
+        model.load_state_dict({**{"bert." + k: v for k, v in ck["state_dict"].items()}, **ck["heads"],
+                               "mlm.decoder.weight": ck["state_dict"]["embeddings.token.weight"]})
+    return model.to(device), CharTokenizer(ck["chars"]), ck["info"]
 
 
 # ---------------------------------------------------------------- Hugging Face weights

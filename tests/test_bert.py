@@ -180,3 +180,24 @@ def test_checkpoint_round_trip(tmp_path):
     assert tok2.vocab == tok.vocab and info == {"steps": 3}
     ids = torch.tensor([tok.encode("明月光")])
     assert torch.equal(bert(ids)[0], bert2.eval()(ids)[0])
+
+
+def test_checkpoint_with_heads(tmp_path):
+    tok = CharTokenizer.from_texts(["床前明月光"])
+    model = B.BertForPretraining(B.Bert(len(tok), d_model=16, n_layers=1, n_heads=2, max_len=16)).eval()
+    B.save_checkpoint(tmp_path / "p.pt", model, tok, dtype=torch.float16)
+    loaded, _, _ = B.load_checkpoint(tmp_path / "p.pt", heads=True)
+    ids = torch.tensor([tok.encode("明月光")])
+    mlm, nsp, _ = loaded.eval()(ids)
+    ref_mlm, ref_nsp, _ = model(ids)
+    assert loaded.mlm.decoder.weight is loaded.bert.embeddings.token.weight
+    assert torch.allclose(mlm, ref_mlm, atol=1e-2) and torch.allclose(nsp, ref_nsp, atol=1e-2)
+    with pytest.raises(ValueError, match="heads"):
+        B.save_checkpoint(tmp_path / "b.pt", model.bert, tok)
+        B.load_checkpoint(tmp_path / "b.pt", heads=True)
+
+
+def test_shipped_checkpoint_loads():
+    bert, tok, info = B.load_checkpoint(B.CHECKPOINT)
+    assert bert.config["vocab_size"] == len(tok) and info["steps"] > 0
+    assert bert.embeddings.token.weight.dtype == torch.float32
