@@ -78,6 +78,7 @@ def test_lstm_step_reference_passes():
 @pytest.mark.parametrize("fn, phrase", [
     (_lstm(gate=torch.tanh, cand=torch.sigmoid), "tanh and sigmoid are swapped"),
     (_lstm(cand=torch.sigmoid), "candidate went through sigmoid"),
+    (_lstm(cand=lambda z: z), "candidate has no tanh"),
     (_lstm(cell="f_on_g"), "forget and input gates are swapped"),
     (_lstm(order="figo"), "forget and input gates are swapped"),
     (_lstm(order="ifog"), "candidate and output blocks are swapped"),
@@ -95,17 +96,24 @@ def test_lstm_step_mistakes_are_named(fn, phrase):
 
 # ---------- rnn_forward ----------
 
-def _forward(carry=True, late=False, backwards=False, stack_dim=1, last_only=False, as_list=False, zeros=False):
+def _forward(carry=True, late=False, backwards=False, stack_dim=1, last_only=False, as_list=False, zeros=False,
+             in_place=False, with_h0=False, cat_dim=None, over_batch=False):
     def rnn_forward(x, h0, W_xh, W_hh, b):
-        h = torch.zeros_like(h0) if zeros else h0
-        hs = []
-        steps = range(x.size(1) - 1, -1, -1) if backwards else range(x.size(1))
+        h = torch.zeros_like(h0) if zeros else h0.clone()
+        hs = [h] if with_h0 else []
+        steps = range(x.size(1) - 1, -1, -1) if backwards else range(x.size(0) if over_batch else x.size(1))
         for t in steps:
             h_new = torch.tanh(x[:, t] @ W_xh + (h if carry else h0) @ W_hh + b)
+            if in_place:
+                h.copy_(h_new)
+                hs.append(h)
+                continue
             hs.append(h if late else h_new)
             h = h_new
         if last_only:
             return h
+        if cat_dim is not None:
+            return torch.cat(hs, dim=cat_dim)
         return hs if as_list else torch.stack(hs, dim=stack_dim)
     return rnn_forward
 
@@ -122,6 +130,11 @@ def test_rnn_forward_reference_passes():
     (_forward(last_only=True), "only the last state"),
     (_forward(as_list=True), "list of states"),
     (_forward(zeros=True), "instead of h0"),
+    (_forward(in_place=True), "changed h in place"),
+    (_forward(with_h0=True), "includes h0"),
+    (_forward(cat_dim=1), "torch.cat"),
+    (_forward(cat_dim=0), "torch.cat"),
+    (_forward(over_batch=True), "over x.size(0)"),
 ])
 def test_rnn_forward_mistakes_are_named(fn, phrase):
     r = check.rnn_forward(fn)

@@ -83,6 +83,8 @@ def lstm_step(c):
         "[0, 1]; the candidate uses tanh": dict(gate_fn=torch.tanh, cand_fn=torch.sigmoid),
         "the candidate went through sigmoid: it uses tanh, so what is written can be negative":
             dict(cand_fn=torch.sigmoid),
+        "the candidate has no tanh: g = tanh(candidate block), so what is written stays in [-1, 1]":
+            dict(cand_fn=lambda z: z),
         "the forget and input gates are swapped: the forget gate multiplies the old memory c, the input "
         "gate the new candidate (blocks are in the order input, forget, candidate, output)": dict(order="figo"),
         "the candidate and output blocks are swapped: the order is input, forget, candidate, output":
@@ -130,14 +132,26 @@ def rnn_forward(c):
         raise Fail("you returned only the last state: keep every step's h and stack them into (B, T, H)")
     if isinstance(out, torch.Tensor) and tuple(out.shape) == (T, B, H):
         raise Fail("your states are stacked as (T, B, H): stack along dim=1 to get (B, T, H)")
-    out = c.tensor(out, shape=(B, T, H), what="your states hs")
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (B, T + 1, H):
+        raise Fail("your hs has T + 1 states: it includes h0; keep only the states after each step, "
+                   "hs[:, t] = the state after reading x[:, t]")
+    if isinstance(out, torch.Tensor) and tuple(out.shape) in ((B, T * H), (B * T, H), (T * B, H)):
+        raise Fail(f"your hs has shape {tuple(out.shape)}: torch.cat joins the states along an existing axis; "
+                   "use torch.stack(hs, dim=1), which adds the new time axis")
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (B, B, H):
+        raise Fail("your loop ran B times, over x.size(0), the batch axis: the time axis is dim 1, "
+                   "for t in range(x.size(1))")
+    out = c.tensor(out, shape=(B, T, H), what="your hs")
     step = lambda xt, h: torch.tanh(xt @ W_xh + h @ W_hh + b)  # noqa: E731
     h, before = h0, []
     for t in range(T):
         before.append(h)
         h = step(x[:, t], h)
     reversed_run = reference(x.flip(1), h0)
-    c.close(out, expected, what="your states hs", mistakes={
+    c.close(out, expected, what="your hs", mistakes={
+        "every stored state is the last one: you changed h in place (h.copy_, h[:] = or +=), so the list "
+        "holds the same tensor T times; compute a new h each step, h = torch.tanh(...)":
+            expected[:, -1:].expand(B, T, H),
         "the state is not carried over: each step must start from the previous step's h, not from h0":
             torch.stack([step(x[:, t], h0) for t in range(T)], dim=1),
         "your states are one step late: store h after updating it (hs[:, t] is the state after x[:, t])":
