@@ -58,9 +58,10 @@ def _labels(tokens, n, what):
 
 
 def _ticks(ax, rows, cols):
-    fs = 11 if max(len(rows), len(cols)) <= 20 else 8 if max(len(rows), len(cols)) <= 32 else 6
-    step_r = max(1, len(rows) // 48)
-    step_c = max(1, len(cols) // 48)
+    n = max(len(rows), len(cols))
+    fs = 11 if n <= 20 else 9 if n <= 40 else 8
+    step_r = -(-len(rows) // 40)  # at most 40 labels per axis, so none shrinks below 8 pt
+    step_c = -(-len(cols) // 40)
     ax.set_yticks(range(0, len(rows), step_r), rows[::step_r], fontsize=fs)
     ax.set_xticks(range(0, len(cols), step_c), cols[::step_c], fontsize=fs)
     for label in ax.get_xticklabels():  # single characters stay upright, longer labels ([CLS]) turn
