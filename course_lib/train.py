@@ -74,7 +74,9 @@ def _progress(total, desc, enabled):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, leave=True)
+    # One refresh a second at most: a notebook bar sends messages to the browser on every refresh, and
+    # thousands of them can overflow the kernel's output queue (nbval then loses the end of the cell).
+    return tqdm(total=total, desc=desc, leave=True, mininterval=1.0)
 
 
 def train(model, loss_fn, get_batch, *, steps, lr=1e-3, weight_decay=0.0, clip=1.0, optimizer=None,
