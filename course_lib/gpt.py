@@ -20,8 +20,7 @@ import torch.nn.functional as F
 
 from .attention import MultiHeadAttention, causal_mask, merge_heads, split_heads
 
-__all__ = ["causal_mask", "CausalSelfAttention", "FeedForward", "Block", "GPT", "sample_next",
-           "bigram_log_probs", "load_hf_gpt2"]
+__all__ = ["causal_mask", "CausalSelfAttention", "FeedForward", "Block", "GPT", "sample_next", "load_hf_gpt2"]
 
 
 class CausalSelfAttention(MultiHeadAttention):
@@ -167,18 +166,6 @@ def sample_next(logits, temperature=1.0, top_k=None, generator=None):
     if generator is not None:
         probs = probs.to(generator.device)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1).to(logits.device)
-
-
-def bigram_log_probs(ids, vocab_size, alpha=1.0):
-    """The bigram baseline: (V, V) table of log P(next = j | previous = i) from a 1-D tensor of ids.
-
-    Counts every adjacent pair (ids[t], ids[t + 1]), adds alpha to every cell (add-alpha smoothing, so an
-    unseen pair is unlikely but not impossible) and normalises each row.
-    """
-    counts = torch.zeros(vocab_size, vocab_size)
-    counts.index_put_((ids[:-1], ids[1:]), torch.ones(len(ids) - 1), accumulate=True)
-    counts += alpha
-    return (counts / counts.sum(dim=1, keepdim=True)).log()
 
 
 def load_hf_gpt2(model, hf_model_or_state_dict):

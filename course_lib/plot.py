@@ -10,6 +10,7 @@ Every function draws and returns None: the notebook shows the figure (use plt.gc
 from pathlib import Path
 
 import matplotlib
+import matplotlib.figure
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -28,6 +29,16 @@ def use_cjk_font():
     matplotlib.rcParams["font.family"] = ["DejaVu Sans", CJK_FAMILY]
     matplotlib.rcParams["axes.unicode_minus"] = False
     matplotlib.rcParams["figure.dpi"] = 100
+
+
+def plain_figure_text():
+    """Give every figure the plain-text stand-in "<Figure>" instead of "<Figure size 640x360 with 1 Axes>".
+
+    A notebook stores that text beside each PNG, and nbval compares it (not the PNG); the size in it depends on
+    matplotlib's version and dpi. IPython asks `_repr_pretty_` for the text, so that is what is set (a type
+    printer would not last: the inline backend removes those for Figure when it starts). Safe to call again.
+    """
+    matplotlib.figure.Figure._repr_pretty_ = lambda figure, printer, cycle: printer.text("<Figure>")
 
 
 def missing_glyphs(text):
@@ -90,6 +101,11 @@ def _draw(ax, m, rows, cols, *, cmap, vmin, vmax, annotate, fmt=".2f"):
     return im
 
 
+def _top(maps, vmax):
+    """The top of the colour scale: vmax, or the largest value when vmax is None (faint maps)."""
+    return (float(np.nanmax(maps)) or 1.0) if vmax is None else vmax
+
+
 def _size(rows, cols, panels=(1, 1)):
     cell = 0.42 if max(rows, cols) <= 16 else 0.22 if max(rows, cols) <= 40 else 0.12
     w = min(4.8, max(2.4, cols * cell + 1.0))
@@ -97,9 +113,9 @@ def _size(rows, cols, panels=(1, 1)):
     return (w * panels[1] + 0.8, h * panels[0] + 0.6)
 
 
-def attention(weights, queries, keys=None, *, title=None, ax=None, annotate=None):
+def attention(weights, queries, keys=None, *, title=None, ax=None, annotate=None, vmax=1.0):
     """One attention map. weights: (T, S) with rows = queries; queries: T labels; keys: S labels (default
-    the queries: self-attention)."""
+    the queries: self-attention). The colours run from 0 to vmax (None: the largest weight shown)."""
     w = _np(weights)
     if w.ndim != 2:
         raise ValueError(f"attention() draws one (T, S) map, got shape {w.shape}; "
@@ -109,7 +125,7 @@ def attention(weights, queries, keys=None, *, title=None, ax=None, annotate=None
     own = ax is None
     if own:
         fig, ax = plt.subplots(figsize=_size(*w.shape), layout="constrained")
-    im = _draw(ax, w, rows, cols, cmap=ATTENTION_CMAP, vmin=0, vmax=1, annotate=annotate)
+    im = _draw(ax, w, rows, cols, cmap=ATTENTION_CMAP, vmin=0, vmax=_top(w, vmax), annotate=annotate)
     ax.set_xlabel("key (looked at)")
     ax.set_ylabel("query (looking)")
     if title:
@@ -118,15 +134,16 @@ def attention(weights, queries, keys=None, *, title=None, ax=None, annotate=None
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="weight")
 
 
-def _grid(maps, rows, cols, grid, titles, suptitle, annotate):
+def _grid(maps, rows, cols, grid, titles, suptitle, annotate, vmax):
     n_r, n_c = grid
     T, S = maps[0].shape
     fig, axes = plt.subplots(n_r, n_c, figsize=_size(T, S, grid), squeeze=False, layout="constrained")
+    top = _top(np.stack(maps), vmax)
     for i, ax in enumerate(axes.flat):
         if i >= len(maps):
             ax.axis("off")
             continue
-        im = _draw(ax, maps[i], rows, cols, cmap=ATTENTION_CMAP, vmin=0, vmax=1, annotate=annotate)
+        im = _draw(ax, maps[i], rows, cols, cmap=ATTENTION_CMAP, vmin=0, vmax=top, annotate=annotate)
         ax.set_title(titles[i], fontsize=10)
         if i % n_c:
             ax.set_yticks([])
@@ -135,8 +152,8 @@ def _grid(maps, rows, cols, grid, titles, suptitle, annotate):
     fig.colorbar(im, ax=axes, fraction=0.02, pad=0.01, label="weight")
 
 
-def attention_heads(weights, queries, keys=None, *, title=None, cols=None, annotate=False):
-    """One map per head, side by side. weights: (h, T, S)."""
+def attention_heads(weights, queries, keys=None, *, title=None, cols=None, annotate=False, vmax=1.0):
+    """One map per head, side by side, on one colour scale from 0 to vmax. weights: (h, T, S)."""
     w = _np(weights)
     if w.ndim != 3:
         raise ValueError(f"attention_heads takes (heads, T, S), got shape {w.shape}")
@@ -144,11 +161,12 @@ def attention_heads(weights, queries, keys=None, *, title=None, cols=None, annot
     keys_ = _labels(keys if keys is not None else queries, w.shape[2], "key")
     cols = cols or min(len(w), 4)
     grid = (int(np.ceil(len(w) / cols)), cols)
-    _grid(list(w), rows, keys_, grid, [f"head {h}" for h in range(len(w))], title, annotate)
+    _grid(list(w), rows, keys_, grid, [f"head {h}" for h in range(len(w))], title, annotate, vmax)
 
 
-def attention_layers(weights, queries, keys=None, *, title=None, annotate=False):
-    """A grid with one row per layer and one column per head. weights: (L, h, T, S) or a list of (h, T, S)."""
+def attention_layers(weights, queries, keys=None, *, title=None, annotate=False, vmax=1.0):
+    """A grid with one row per layer and one column per head, on one colour scale from 0 to vmax.
+    weights: (L, h, T, S) or a list of (h, T, S)."""
     w = np.stack([_np(x) for x in weights]) if isinstance(weights, (list, tuple)) else _np(weights)
     if w.ndim != 4:
         raise ValueError(f"attention_layers takes (layers, heads, T, S), got shape {w.shape}")
@@ -156,7 +174,7 @@ def attention_layers(weights, queries, keys=None, *, title=None, annotate=False)
     rows = _labels(queries, T, "query")
     keys_ = _labels(keys if keys is not None else queries, S, "key")
     titles = [f"layer {l} · head {h}" for l in range(L) for h in range(H)]
-    _grid(list(w.reshape(L * H, T, S)), rows, keys_, (L, H), titles, title, annotate)
+    _grid(list(w.reshape(L * H, T, S)), rows, keys_, (L, H), titles, title, annotate, vmax)
 
 
 def heatmap(matrix, rows=None, cols=None, *, title=None, xlabel=None, ylabel=None, cmap="viridis",

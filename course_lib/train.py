@@ -69,14 +69,41 @@ class History:
         return [e["step"] for e in self.evals], [e[key] for e in self.evals]
 
 
-def _progress(total, desc, enabled):
-    if not enabled:
-        return None
+def adamw(model, lr=1e-3, weight_decay=0.0):
+    """AdamW whose weight decay pulls only on weight matrices and embedding tables (tensors of 2 or more
+    dimensions), as nanoGPT and the original BERT do: biases and layer-norm gains and shifts are left free."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr)
+
+
+def progress_bar(iterable=None, *, total=None, desc=None, unit="steps"):
+    """A progress bar over `iterable` (or for `total` manual `.update()`s): a widget in Jupyter, text elsewhere.
+
+    In a notebook the bar's plain-text stand-in is fixed ("desc: 400 steps"), so a stored output never holds
+    a percentage or a speed that changes from run to run, and nbval can compare the cell like any other.
+    """
     from tqdm.auto import tqdm
+    from tqdm.notebook import tqdm_notebook
 
     # One refresh a second at most: a notebook bar sends messages to the browser on every refresh, and
     # thousands of them can overflow the kernel's output queue (nbval then loses the end of the cell).
-    return tqdm(total=total, desc=desc, leave=True, mininterval=1.0)
+    options = dict(total=total, desc=desc, leave=True, mininterval=1.0)
+    if not issubclass(tqdm, tqdm_notebook):
+        return tqdm(iterable, **options)
+    bar = tqdm(iterable, display=False, **options)
+    bundle = getattr(bar.container, "_repr_mimebundle_", None)
+    if bundle is None:  # an ipywidgets without the display protocol (7.x): let the widget show itself
+        bar.container._ipython_display_()
+    else:
+        from IPython.display import display
+
+        data = bundle()
+        data["text/plain"] = f"{desc or 'progress'}: {bar.total} {unit}"
+        display(data, raw=True)
+    bar.displayed = True
+    return bar
 
 
 def train(model, loss_fn, get_batch, *, steps, lr=1e-3, weight_decay=0.0, clip=1.0, optimizer=None,
@@ -85,13 +112,14 @@ def train(model, loss_fn, get_batch, *, steps, lr=1e-3, weight_decay=0.0, clip=1
 
     get_batch(step) -> batch; loss_fn(model, batch) -> scalar loss tensor;
     eval_fn(model) -> dict of numbers, run under no_grad in eval mode every `eval_every` steps and at the end.
-    The optimizer defaults to AdamW(lr, weight_decay); gradients are clipped to norm `clip` (None: no clipping).
+    The optimizer defaults to `adamw(model, lr, weight_decay)` (no decay on biases and layer norms); gradients
+    are clipped to norm `clip` (None: no clipping).
     """
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
-    optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = optimizer or adamw(model, lr, weight_decay)
     history = History()
-    bar = _progress(steps, desc, progress)
+    bar = progress_bar(total=steps, desc=desc) if progress else None
     start = time.perf_counter()
 
     def evaluate(step):
@@ -126,7 +154,7 @@ def train(model, loss_fn, get_batch, *, steps, lr=1e-3, weight_decay=0.0, clip=1
     history.seconds = time.perf_counter() - start
     if bar is not None:
         bar.close()
-        stop = " (time budget reached)" if history.stopped_by_time else ""
-        print(f"{desc}: {history.steps_done} steps in {history.seconds:.1f} s{stop}")
+    if history.stopped_by_time:
+        print(f"{desc}: stopped by the time budget after {history.steps_done} of {steps} steps")
     model.eval()
     return history

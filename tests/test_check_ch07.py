@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib import check, gpt
+from course_lib import check, gpt, ngram
 
 
 def stub(*args, **kwargs):
@@ -151,7 +151,7 @@ def test_sample_next_garbage(garbage):
 
 # ---------------------------------------------------------------- bigram_log_probs
 def test_bigram_reference_and_stub():
-    assert check.bigram_log_probs(gpt.bigram_log_probs).status == "passed"
+    assert check.bigram_log_probs(ngram.bigram_log_probs).status == "passed"
     assert check.bigram_log_probs(stub).status == "not_implemented"
 
 
@@ -192,7 +192,7 @@ def fancy_index(ids, V, alpha=1.0):
 
 
 def transposed(ids, V, alpha=1.0):
-    return gpt.bigram_log_probs(ids, V, alpha).T
+    return ngram.bigram_log_probs(ids, V, alpha).T
 
 
 def next_prev(ids, V, alpha=1.0):
@@ -208,14 +208,14 @@ def joint(ids, V, alpha=1.0):
 
 
 def plus_one(ids, V, alpha=1.0):
-    return gpt.bigram_log_probs(ids, V, 1.0)
+    return ngram.bigram_log_probs(ids, V, 1.0)
 
 
 @pytest.mark.parametrize("wrong, phrase", [
     (columns, "normalised each column"), (no_log, "not log-probabilities"), (no_smoothing, "forgot the smoothing"),
     (fancy_index, "counted only once"), (transposed, "transposed"), (plus_one, "smoothing is off"),
     (next_prev, "wrong way round"), (joint, "joint"),
-    (lambda ids, V, alpha=1.0: gpt.bigram_log_probs(ids, V, alpha) / math.log(2), "log base"),
+    (lambda ids, V, alpha=1.0: ngram.bigram_log_probs(ids, V, alpha) / math.log(2), "log base"),
 ])
 def test_bigram_wrong(wrong, phrase):
     fails(check.bigram_log_probs(wrong), phrase)

@@ -133,15 +133,6 @@ def test_generate_and_its_weights():
         assert greedy[0, t] == model(greedy[:, :t])[0][0, -1].argmax()
 
 
-def test_bigram_log_probs():
-    ids = torch.tensor([0, 1, 0, 1, 2])
-    lp = gpt.bigram_log_probs(ids, 3, alpha=1.0)
-    torch.testing.assert_close(lp.exp().sum(1), torch.ones(3))
-    expected_row0 = torch.tensor([1.0, 3.0, 1.0]) / 5  # 0->1 twice, plus one smoothing count each
-    torch.testing.assert_close(lp[0].exp(), expected_row0)
-    torch.testing.assert_close(lp[2].exp(), torch.full((3,), 1 / 3))
-
-
 def test_training_step_reduces_loss():
     model = small_gpt()
     ids = torch.randint(0, 50, (4, 12))

@@ -64,3 +64,15 @@ def test_threads(monkeypatch):
 
 def test_device():
     assert train.choose_device().type in ("cpu", "cuda", "mps")
+
+
+def test_adamw_decays_only_matrices():
+    model = torch.nn.Sequential(torch.nn.Embedding(5, 3), torch.nn.LayerNorm(3), torch.nn.Linear(3, 2))
+    opt = train.adamw(model, lr=0.1, weight_decay=0.5)
+    decayed = {id(p) for g in opt.param_groups if g["weight_decay"] == 0.5 for p in g["params"]}
+    assert decayed == {id(model[0].weight), id(model[2].weight)}
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+
+
+def test_progress_bar_outside_a_notebook_is_a_plain_bar():
+    assert list(train.progress_bar(range(3), desc="x")) == [0, 1, 2]

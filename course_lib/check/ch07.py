@@ -3,6 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import gpt as ref
+from .. import ngram
 from ._core import Fail, exercise
 
 __all__ = ["causal_mask", "sample_next", "bigram_log_probs"]
@@ -123,7 +124,7 @@ def sample_next(c):
 @exercise
 def bigram_log_probs(c):
     """Checks bigram_log_probs(ids (N,), vocab_size, alpha=1.0) -> (V, V) table of log P(next | previous).
-    Reference: course_lib.gpt.bigram_log_probs (add-alpha smoothing, rows sum to 1 after exp)."""
+    Reference: course_lib.ngram.bigram_log_probs (add-alpha smoothing, rows sum to 1 after exp)."""
     g = torch.Generator().manual_seed(0)
     cases = [(torch.randint(0, 7, (300,), generator=g), 7, 1.0),
              (torch.tensor([3, 1, 3, 1, 3, 0, 3, 1, 1, 2]), 5, 0.5)]
@@ -139,7 +140,7 @@ def bigram_log_probs(c):
         counts.index_put_((ids[:-1], ids[1:]), torch.ones(len(ids) - 1), accumulate=True)
         once = torch.zeros(V, V)
         once[ids[:-1], ids[1:]] = 1.0
-        expected = ref.bigram_log_probs(ids, V, alpha)
+        expected = ngram.bigram_log_probs(ids, V, alpha)
         smooth = counts + alpha
 
         def log_rows(m):
