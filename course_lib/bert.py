@@ -363,6 +363,54 @@ class BertClassifier(nn.Module):
         return self.head(self.dropout(pooled)), weights
 
 
+def accuracy(model, ids, mask, y, batch_size=250):
+    """Share of the labels y (N,) a BertClassifier gets right on ids, mask (N, T), in eval mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    right = 0
+    with torch.no_grad():
+        for i in range(0, len(y), batch_size):
+            logits, _ = model(ids[i:i + batch_size].to(device), mask[i:i + batch_size].to(device))
+            right += (logits.argmax(-1).cpu() == y[i:i + batch_size]).sum().item()
+    return right / len(y)
+
+
+def fine_tune(encoder, ids, mask, y, pool="mean", lr=1e-4, head_lr=1e-3, freeze=False, steps=150,
+              batch_size=32, seed=0, eval_fn=None, eval_every=50, desc="fine-tuning", progress=True):
+    """Train BertClassifier(a copy of `encoder`) on the labelled rows ids, mask (N, T), y (N,) -> (model, History).
+
+    The encoder's weights learn at `lr`, the new head at `head_lr` (AdamW, weight decay 0.01). freeze=True is
+    feature extraction (特征提取): the encoder is kept fixed, in eval mode, and only the head learns.
+    Each step draws `batch_size` rows at random and cuts the batch to its longest row.
+    """
+    from copy import deepcopy
+
+    from .train import adamw, train
+
+    torch.manual_seed(seed)
+    device = next(encoder.parameters()).device
+    model = BertClassifier(deepcopy(encoder), n_classes=2, pool=pool).to(device)
+    if freeze:
+        model.bert.requires_grad_(False)
+    g = torch.Generator().manual_seed(seed)
+
+    def get_batch(step):
+        rows = torch.randint(len(y), (batch_size,), generator=g)
+        T = int(mask[rows].sum(1).max())
+        return ids[rows, :T].to(device), mask[rows, :T].to(device), y[rows].to(device)
+
+    def loss_fn(model, batch):
+        if freeze:
+            model.bert.eval()  # a fixed feature extractor: no dropout inside it
+        logits, _ = model(batch[0], batch[1])
+        return F.cross_entropy(logits, batch[2])
+
+    parts = [(model.head, head_lr)] + ([] if freeze else [(model.bert, lr)])  # each with its own learning rate
+    optimizer = torch.optim.AdamW([group for part, rate in parts for group in adamw(part, rate, 0.01).param_groups])
+    return model, train(model, loss_fn, get_batch, steps=steps, optimizer=optimizer, eval_fn=eval_fn,
+                        eval_every=eval_every, desc=desc, progress=progress)
+
+
 # ---------------------------------------------------------------- checkpoints
 
 def save_checkpoint(path, model, tok, dtype=torch.float32, **info):

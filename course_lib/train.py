@@ -106,14 +106,15 @@ def progress_bar(iterable=None, *, total=None, desc=None, unit="steps"):
     return bar
 
 
-def train(model, loss_fn, get_batch, *, steps, lr=1e-3, weight_decay=0.0, clip=1.0, optimizer=None,
+def train(model, loss_fn, get_batch, *, steps, lr=1e-3, weight_decay=0.0, clip=1.0, optimizer=None, decay=False,
           eval_fn=None, eval_every=None, time_budget=None, desc="training", progress=True):
     """Train `model` for `steps` steps (or until `time_budget` seconds pass) and return a History.
 
     get_batch(step) -> batch; loss_fn(model, batch) -> scalar loss tensor;
     eval_fn(model) -> dict of numbers, run under no_grad in eval mode every `eval_every` steps and at the end.
     The optimizer defaults to `adamw(model, lr, weight_decay)` (no decay on biases and layer norms); gradients
-    are clipped to norm `clip` (None: no clipping).
+    are clipped to norm `clip` (None: no clipping). decay=True lowers every learning rate linearly to 0 over the
+    steps: the last steps make small moves, so the final weights settle instead of jittering around a minimum.
     """
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
@@ -130,8 +131,12 @@ def train(model, loss_fn, get_batch, *, steps, lr=1e-3, weight_decay=0.0, clip=1
         if bar is not None:
             bar.set_postfix({k: f"{v:.3g}" for k, v in history.evals[-1].items() if k != "step"})
 
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
     model.train()
     for step in range(1, steps + 1):
+        if decay:
+            for group, base in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = base * (1 - (step - 1) / steps)
         loss = loss_fn(model, get_batch(step))
         if not torch.isfinite(loss):
             raise FloatingPointError(f"the loss became {loss.item()} at step {step}: lower the learning rate")

@@ -201,3 +201,32 @@ def test_shipped_checkpoint_loads():
     bert, tok, info = B.load_checkpoint(B.CHECKPOINT)
     assert bert.config["vocab_size"] == len(tok) and info["steps"] > 0
     assert bert.embeddings.token.weight.dtype == torch.float32
+
+
+def test_shipped_checkpoint_has_its_pretraining_heads():
+    model, tok, info = B.load_checkpoint(B.CHECKPOINT, heads=True)
+    ids = torch.tensor([[tok.cls_id, *tok.encode("房间很干"), tok.mask_id, tok.sep_id]])
+    mlm, nsp, _ = model.eval()(ids)
+    assert mlm.shape == (1, 7, len(tok)) and nsp.shape == (1, 2) and "mlm_loss" in info
+
+
+def _toy_task(n=64, T=6):
+    """Label 1 when token 7 occurs: a task a classifier learns in a few dozen steps."""
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(8, 40, (n, T), generator=g)
+    y = torch.arange(n) % 2
+    ids[y == 1, 2] = 7
+    return ids, torch.ones(n, T, dtype=torch.bool), y
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_fine_tune_trains_the_head_and_touches_the_encoder_only_when_asked(freeze):
+    encoder = B.Bert(**SIZES)
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    ids, mask, y = _toy_task()
+    model, history = B.fine_tune(encoder, ids, mask, y, lr=1e-3, head_lr=1e-2, freeze=freeze, steps=60,
+                                 batch_size=16, progress=False)
+    assert all(torch.equal(v, encoder.state_dict()[k]) for k, v in before.items())   # the original is untouched
+    moved = any(not torch.equal(v, model.bert.state_dict()[k]) for k, v in before.items())
+    assert moved != freeze
+    assert B.accuracy(model, ids, mask, y, batch_size=10) > 0.9 and len(history.train_loss) == 60

@@ -76,3 +76,17 @@ def test_adamw_decays_only_matrices():
 
 def test_progress_bar_outside_a_notebook_is_a_plain_bar():
     assert list(train.progress_bar(range(3), desc="x")) == [0, 1, 2]
+
+
+def test_decay_lowers_the_learning_rate_linearly_to_zero():
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.4)
+    seen = []
+
+    def loss_fn(m, batch):
+        seen.append(optimizer.param_groups[0]["lr"])
+        return m(batch).pow(2).mean()
+
+    train.train(model, loss_fn, lambda step: torch.ones(3, 2), steps=4, optimizer=optimizer, decay=True,
+                progress=False)
+    assert seen == pytest.approx([0.4, 0.3, 0.2, 0.1])
