@@ -1,6 +1,6 @@
 """Time course_lib's MultiHeadAttention against PyTorch's own attention paths; print the ratios.
 
-    /tmp/heavy --exclusive .venv/bin/python benchmarks/attention.py [--reps 30] [--threads 1]
+    .venv/bin/python benchmarks/attention.py [--reps 30] [--threads 1]
 
 Four ways to compute the same multi-head self-attention, with the same weights:
   course    course_lib.attention.MultiHeadAttention as models call it (need_weights=False: the fused path)

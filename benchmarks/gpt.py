@@ -14,7 +14,7 @@ trained in the same process on the same batches, so the ratios compare like with
 For orientation, nanoGPT itself measured on this machine: 25-36 it/s, val < 2.0 at ~1,300 iterations,
 < 1.9 at ~1,900.
 
-Run:  /tmp/heavy --exclusive .venv/bin/python benchmarks/gpt.py [--threads 1 2] [--iters 2000] [--no-reference]
+Run:  .venv/bin/python benchmarks/gpt.py [--threads 1 2] [--iters 2000] [--no-reference]
 """
 import argparse
 import math
