@@ -37,7 +37,7 @@ def rnn_step(c):
             torch.tanh(x @ W_xh + h @ W_hh.T + b),
         "you added the old state to the result: the new state replaces h, it is tanh(...) alone":
             h + torch.tanh(z)},
-        hint="h_new = torch.tanh(x @ W_xh + h @ W_hh + b)")
+        hint="the new state mixes the new input (through W_xh) and the old state (through W_hh), plus b, squashed by tanh")
     # the first step of a sequence: an empty memory and a single example
     x1, h1 = _randn(1, d_in, seed=4, scale=3.0), torch.zeros(1, H)
     out = c.tensor(c.call(x1, h1, W_xh, W_hh, b), shape=(1, H), what="your new state h (batch of 1)")
@@ -101,7 +101,7 @@ def lstm_step(c):
     c.close(c_out, c_ref, {m: w[1] for m, w in wrong.items()}, what="your c_new",
             hint="c_new = f * c + i * g, with i, f sigmoid gates and g = tanh(candidate block)")
     c.close(h_out, h_ref, {m: w[0] for m, w in wrong.items()}, what="your h_new",
-            hint="h_new = o * torch.tanh(c_new)")
+            hint="what the cell shows is its new memory squashed to [-1, 1], let through by the output gate")
     # a saturated input: the memory may grow past 1, h must stay in [-1, 1]
     big = (args[0] * 10,) + args[1:]
     h_out, c_out = _pair(c, c.call(*big), B, H)
@@ -162,7 +162,7 @@ def rnn_forward(c):
             reversed_run.flip(1),
         "you started from zeros instead of h0: the first step must use the h0 you were given":
             reference(x, torch.zeros_like(h0))},
-        hint="h = h0; for t in range(T): h = torch.tanh(x[:, t] @ W_xh + h @ W_hh + b); keep each h")
+        hint="start from h0, apply one RNN step per position t (x[:, t] is the input at step t), keep every state and stack them along dim 1")
     x1 = _randn(1, 1, d_in, seed=24)
     out = c.tensor(c.call(x1, torch.zeros(1, H), W_xh, W_hh, b), shape=(1, 1, H), what="your states (T = 1)")
     c.close(out, reference(x1, torch.zeros(1, H)), what="your states (T = 1)")

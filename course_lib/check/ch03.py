@@ -101,7 +101,7 @@ def attention_scores(c):
             "your scores are transposed: rows must be queries (who looks) and columns keys, i.e. q @ kᵀ, "
             "not k @ qᵀ": raw.transpose(-2, -1) / math.sqrt(d),
         }, what=f"attention_scores for q {q_shape}, k {k_shape}",
-            hint="q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))")
+            hint="every query against every key is one matrix product, with k's last two axes swapped; then scale by the square root of d_k")
 
 
 @exercise
@@ -143,7 +143,7 @@ def self_attention(c):
                 w_ref.transpose(-2, -1),
             "you used w_q for the keys too: k = x @ w_k": torch.softmax(q @ q.transpose(-2, -1) / scale, -1),
             "you returned the raw scores; the weights are softmax(scores)": raw / scale,
-        }, what="your weight matrix", hint="weights = softmax(q @ k.transpose(-2, -1) / √d_k, dim=-1)")
+        }, what="your weight matrix", hint="the weights are the scaled scores, turned into probabilities along the keys (the last axis)")
         mixed_x = w_ref @ x                                # (..., T, d_in): the inputs mixed, not the values
         if isinstance(out, torch.Tensor) and out.shape == mixed_x.shape and torch.allclose(
                 out.double(), mixed_x.double(), atol=1e-5, rtol=1e-4):
@@ -153,4 +153,4 @@ def self_attention(c):
         c.close(out, out_ref, mistakes={
             "you multiplied the transposed weights: out = weights @ v, row t of weights mixes the rows of v":
                 w_ref.transpose(-2, -1) @ v,
-        }, what="your output `out`", hint="out = weights @ v")
+        }, what="your output `out`", hint="each output row is a weighted sum of the value rows, with that query's weights")

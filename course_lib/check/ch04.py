@@ -52,7 +52,7 @@ def split_heads(c):
             "round-robin (head i got features i, i+h, i+2h, …) — view(B, T, h, d_head), not (B, T, d_head, h)":
                 x.reshape(B, T, dh, h).permute(0, 3, 1, 2),
         } if h > 1 else None, what=f"split_heads(x {(B, T, d)}, n_heads={h})",
-            hint="x.view(B, T, n_heads, d_model // n_heads).transpose(1, 2)")
+            hint="first cut the last axis into (n_heads, d_head), then move the head axis in front of the time axis")
 
 
 @exercise
@@ -78,7 +78,7 @@ def merge_heads(c):
             "the heads' features got interleaved: head i must fill columns i*d_head .. (i+1)*d_head - 1 — "
             "transpose(1, 2) to (B, T, h, d_head), not to (B, T, d_head, h)": x.permute(0, 2, 3, 1).reshape(B, T, -1),
         } if h > 1 else None, what=f"merge_heads(x {(B, h, T, dh)})",
-            hint="x.transpose(1, 2).reshape(B, T, h * d_head)")
+            hint="do split_heads backwards: bring the time axis back next to the batch, then join heads and d_head into one axis")
     x = _rand(2, 3, 5, 4, seed=7)
     out = c.tensor(_call(c, ref.split_heads(ref.merge_heads(x), 3)), shape=(2, 5, 12))
     c.close(out, ref.merge_heads(x), what="merge_heads(split_heads(x))",
@@ -127,4 +127,4 @@ def sinusoidal_positions(c):
                                                                   torch.cos(per_column[:, 1::2])),
             "positions must start at 0, not 1": interleave(torch.sin(shifted), torch.cos(shifted)),
         } if d > 2 else None, atol=1e-4, what=f"sinusoidal_positions({n}, {d})",
-            hint="angle = pos / 10000 ** (2i / d_model); table[:, 0::2] = sin(angle), table[:, 1::2] = cos(angle)")
+            hint="each pair of columns shares one frequency, which falls with the pair index; the even column takes the sine, the odd one the cosine")

@@ -40,8 +40,8 @@ def segment_ids(c):
             (seps_upto >= 1).long(),
         "you counted [SEP]s down the batch axis: count along each sequence (dim=1)":
             (((is_sep.cumsum(dim=0) - is_sep) >= 1) & real).long()},
-        hint="count the [SEP]s strictly before each position (cumsum along dim=1 minus the [SEP] itself); "
-             "segment 1 where that count is at least 1 and the token is not padding")
+        hint="a position belongs to sentence B once a [SEP] has come before it; count the [SEP]s seen so far "
+             "along the sequence, and keep padding at 0")
     c.expect(out.dtype == torch.long, f"your segment ids have dtype {out.dtype}: use .long() (torch.int64)")
     other = torch.tensor([[CLS, 20, 21, 1, SEP, 22, SEP, 0]])
     out = c.tensor(c.call(other, SEP, 1), shape=(1, 8), what="your segment ids (pad_id=1)")
@@ -123,8 +123,8 @@ def mask_tokens(c):
         mistakes = {msg: _mask_variant(*args, MASK, p, **kw)[0] for msg, kw in variants.items()
                     if not torch.equal(_mask_variant(*args, MASK, p, **kw)[0], want_inputs)}
         c.close(inputs, want_inputs, mistakes, what=f"your inputs (p={p})",
-                hint="chosen = ~special & (u_choose < p); [MASK] where chosen & (u_how < 0.8); "
-                     "random_ids where chosen & (0.8 <= u_how < 0.9); the rest unchanged")
+                hint="first decide which positions are chosen (never special ones), then, among the chosen only, "
+                     "split them by u_how into the [MASK], random and unchanged shares")
         label_variants = {
             "your labels are the original ids everywhere: unchosen positions must be -100 (IGNORE), "
             "so that the loss only counts the chosen characters": dict(labels_everywhere=True),
@@ -141,4 +141,4 @@ def mask_tokens(c):
         mistakes["unchosen positions must be labelled -100 (IGNORE), not 0"] = torch.where(
             want_labels == ref.IGNORE, torch.zeros_like(want_labels), want_labels)
         c.close(labels, want_labels, mistakes, what=f"your labels (p={p})",
-                hint="labels = torch.where(chosen, ids, -100)")
+                hint="a label is the original character where a position was chosen, and -100 everywhere else")

@@ -48,7 +48,7 @@ def cls_pool(c):
         "you took the last real token: [CLS] is the first token, position 0": last_real,
         "you averaged the tokens: that is mean pooling (法二); 法一 keeps only [CLS]": hidden.mean(1),
         "you took the second token: Python counts from 0, [CLS] is hidden[:, 0]": hidden[:, 1]},
-        hint="the [CLS] vector of every sequence is hidden[:, 0]")
+        hint="[CLS] is always the first position of every sequence")
 
 
 @exercise
@@ -65,7 +65,7 @@ def mean_pool(c):
         "you divided by the number of real tokens in the whole batch: divide each sequence by its own count":
             (hidden * m).sum(1) / m.sum(),
         "you kept only [CLS]: that is 法一; mean pooling averages every real token": hidden[:, 0]},
-        hint="(hidden * mask[..., None]).sum(dim=1) / mask.sum(dim=1, keepdim=True)")
+        hint="zero the padded vectors, add up over the length, and divide by the number of real tokens of each row")
     # a sequence with no real token at all (e.g. an empty text in a padded batch) must not give NaN
     empty = mask.clone()
     empty[2] = False
@@ -91,7 +91,7 @@ def max_pool(c):
             hidden.masked_fill(~m, float("inf")).amin(1),
         "you averaged the tokens: that is mean pooling (法二); 法三 takes the largest value":
             ref.mean_pool(hidden, mask)},
-        hint="fill the padding with -inf (hidden.masked_fill(~mask[..., None], float('-inf'))), then .amax(dim=1)")
+        hint="padding must never win the max: give it a value below every real one before taking the max over the length")
     # every real feature negative, padding = 0: zeros at the padding must not win
     neg, mask = _case(3, negative=True)
     m = mask[..., None]

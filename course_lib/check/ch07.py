@@ -34,7 +34,7 @@ def causal_mask(c):
             "every position must be allowed to attend to itself: the diagonal has to be True "
             "(tril(), not tril(-1))": lower.tril(-1),
             "your mask allows everything: it must hide the positions after t": torch.ones(T, T, dtype=torch.bool),
-        } if T > 1 else None, what=f"causal_mask({T})", hint="torch.ones(T, T, dtype=torch.bool).tril()")
+        } if T > 1 else None, what=f"causal_mask({T})", hint="position t may look at positions 0 … t: that is the lower triangle, diagonal included")
 
 
 def _frequencies(ids, V, rows):
@@ -103,8 +103,8 @@ def sample_next(c):
                     dist(row, temperature, top_k - 1)
             c.close(_frequencies(out, V, rows[name]), dist(row, temperature, top_k), mistakes=mistakes,
                     atol=0.015, rtol=0, what=f"the frequencies of your samples (temperature={temperature}, "
-                    f"top_k={top_k})", hint="probs = softmax(logits / temperature) after top-k, then "
-                    "torch.multinomial(probs, 1, generator=generator)")
+                    f"top_k={top_k})", hint="divide by the temperature, keep only the k best (the rest can never be drawn), turn into "
+                    "probabilities, then draw one id per row with the generator")
 
     first, again = draw(1.0, None, seed=7), draw(1.0, None, seed=7)
     c.expect(torch.equal(first, again), "two calls with identically seeded generators gave different samples: "
@@ -164,4 +164,4 @@ def bigram_log_probs(c):
             "you used log base 2 or 10; use the natural log (nats), like cross_entropy":
                 expected / torch.log(torch.tensor(2.0)),
         }, what=f"your table (vocab_size={V}, alpha={alpha})",
-            hint="counts[prev, next] += 1 for each adjacent pair, add alpha, divide by the row sums, log")
+            hint="count every adjacent pair, add alpha to every cell, make each row a distribution, take logs")

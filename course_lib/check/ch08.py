@@ -77,10 +77,11 @@ def cross_attention(c):
             _softmax_masked(q @ k.transpose(-2, -1) / math.sqrt(d), mask),
     }
     c.close(weights, expected_w, mistakes=wrong_weights, what="weights",
-            hint="scores = (x @ Wq) @ (memory @ Wk).transpose(-2, -1) / sqrt(d_k); mask; softmax(dim=-1)")
+            hint="queries come from x, keys from the memory; scale the scores, hide the padded input positions, "
+                 "then softmax over the input positions")
     c.close(got, expected_out, mistakes={
         "out uses the keys as values: v = memory @ Wv, not memory @ Wk": expected_w @ k,
-    }, what="out", hint="out = weights @ (memory @ Wv)")
+    }, what="out", hint="the values come from the memory, like the keys")
 
     real_all = torch.ones(B, S, dtype=torch.bool)
     out2 = c.call(x, memory, real_all, Wq, Wk, Wv)
@@ -189,8 +190,8 @@ def greedy_decode(c):
         "before padding the new tokens, its own end token is overwritten; pad with the old `done`, then update "
         "it (done |= next == eos_id)":
             expected.masked_fill(expected == model.EOS, 0),
-    }, what="your result", hint="loop: logits = model.decode(out, memory, src_real); "
-            "next = logits[:, -1].argmax(-1); append; stop when every row has produced eos_id")
+    }, what="your result", hint="encode once; at each step decode everything written so far, take the most likely next token "
+            "of the last position, append it, and stop when every row has ended")
 
     torch.manual_seed(0)
     real = ref.Seq2Seq(12, max_len=16, d_model=16, n_heads=2, n_layers=1).eval()
@@ -209,5 +210,5 @@ def greedy_decode(c):
                        "token at every step, logits[:, -1].argmax(-1) — it does not sample")
     got = c.tensor(got, shape=tuple(want.shape), what="your result on a real (untrained) model")
     c.close(got, want, what="your result on a real (untrained) model",
-            hint="at every step take logits[:, -1].argmax(-1) (no sampling); encode once, then call "
-            "model.decode(out, memory, src_real) with everything generated so far")
+            hint="greedy means the single most likely token at every step, no sampling; feed the decoder "
+            "everything generated so far")
