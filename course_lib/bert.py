@@ -14,6 +14,7 @@ token vectors, padding excluded.
 Masks are boolean, True = a real token. Shapes: batch B, length T, width d_model, heads h, layers L.
 `load_hf_bert` copies the weights of a Hugging Face `BertModel` (or its state dict) into `Bert`.
 """
+from copy import deepcopy
 from pathlib import Path
 
 import torch
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 
 from .attention import MultiHeadAttention
 from .text import SPECIALS, CharTokenizer, pad_batch
+from .train import adamw, train
 
 IGNORE = -100  # label of positions the masked-LM loss skips (F.cross_entropy's ignore_index)
 CHECKPOINT = Path(__file__).parent / "data" / "bert_zh_reviews.pt"  # made by data/make_bert_checkpoint.py
@@ -383,10 +385,6 @@ def fine_tune(encoder, ids, mask, y, pool="mean", lr=1e-4, head_lr=1e-3, freeze=
     feature extraction (特征提取): the encoder is kept fixed, in eval mode, and only the head learns.
     Each step draws `batch_size` rows at random and cuts the batch to its longest row.
     """
-    from copy import deepcopy
-
-    from .train import adamw, train
-
     torch.manual_seed(seed)
     device = next(encoder.parameters()).device
     model = BertClassifier(deepcopy(encoder), n_classes=2, pool=pool).to(device)

@@ -66,3 +66,15 @@ def load_labeled(name):
         labels.append(int(label))
         texts.append(text)
     return texts, labels
+
+
+def balanced_rows(labels, n, seed):
+    """n row numbers of `labels` (ints 0/1), n // 2 of each class, drawn at random; the seed fixes which.
+    Chapter 06's "only 200 labels" subsets, and the table of make_finetuning_table.py, are drawn with it."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.as_tensor(labels)
+    picks = [torch.nonzero(labels == c)[:, 0][torch.randperm(int((labels == c).sum()), generator=g)[:n // 2]]
+             for c in (0, 1)]
+    return torch.cat(picks).tolist()

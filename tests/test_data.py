@@ -36,3 +36,10 @@ def test_clear_errors():
         data.load_lines("no_such_set")
     with pytest.raises(ValueError, match="no labels"):
         data.load_labeled("zh_poems_5jue_val")
+
+
+def test_balanced_rows_draws_half_of_each_class_reproducibly():
+    labels = [0] * 30 + [1] * 20
+    rows = data.balanced_rows(labels, 10, seed=3)
+    assert len(set(rows)) == 10 and sorted(labels[i] for i in rows) == [0] * 5 + [1] * 5
+    assert rows == data.balanced_rows(labels, 10, seed=3) and rows != data.balanced_rows(labels, 10, seed=4)

@@ -1,6 +1,6 @@
 """Regenerate bert_zh_reviews.pt, the small pre-trained BERT that chapter 06 fine-tunes.
 
-    python course_lib/data/make_bert_checkpoint.py        # ~35 min on one CPU thread; deterministic on a CPU
+    python course_lib/data/make_bert_checkpoint.py        # ~35-50 min on one CPU thread; deterministic on a CPU
 
 The recipe is chapter 05's, run longer: masked-LM + next-sentence pre-training on the zh_sentiment_train texts
 (labels unused) and zh_reviews_unlabeled, a 2-layer BERT of width 128 with 4 heads, batches of 64 sentence pairs,

@@ -3,7 +3,7 @@
     python course_lib/data/make_finetuning_table.py        # ~15 min on one CPU thread
 
 Chapter 06 can afford one run per arm in its minute; a conclusion needs several. This script runs every arm
-on five random subsets of 200 training labels (100 per class; subset s is `labelled_rows(labels, 200, s)`),
+on five random subsets of 200 training labels (100 per class; subset s is `data.balanced_rows(labels, 200, s)`),
 with the recipe the chapter uses (`bert.fine_tune`: 150 steps of 32 reviews, reviews cut to 48 tokens), and
 gives each arm its own learning rate, chosen by mean validation accuracy over the five subsets:
 
@@ -39,15 +39,6 @@ SAME_LR_AS_MEAN = {"fine-tuned, cls": "cls", "fine-tuned, max": "max"}
 L2 = [1e-2, 1e-3, 1e-4, 1e-5]
 
 
-def labelled_rows(labels, n, seed):
-    """n row numbers of `labels`, n // 2 of each class, drawn at random (the seed fixes which)."""
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.as_tensor(labels)
-    picks = [torch.nonzero(labels == c)[:, 0][torch.randperm(int((labels == c).sum()), generator=g)[:n // 2]]
-             for c in (0, 1)]
-    return torch.cat(picks).tolist()
-
-
 def scratch_like(encoder, seed=1):
     torch.manual_seed(seed)
     return bert.Bert(encoder.embeddings.token.num_embeddings,
@@ -72,7 +63,7 @@ def main(out=OUT):
     test = (*bert.encode(tok, test_texts, max_len=MAX_LEN), torch.tensor(test_labels))
     subsets = {}
     for s in SUBSETS:
-        rows = labelled_rows(labels, N_LABELS, s)
+        rows = data.balanced_rows(labels, N_LABELS, s)
         subsets[s] = (*bert.encode(tok, [texts[i] for i in rows], max_len=MAX_LEN), torch.tensor([labels[i] for i in rows]))
 
     def run(pool, freeze, from_scratch, lr, head_lr, s):
@@ -97,7 +88,7 @@ def main(out=OUT):
         table[name] = {"pool": pool, "freeze": False, "from_scratch": False, "lr": lr, "head_lr": head_lr,
                        "runs": [run(pool, False, False, lr, head_lr, s) for s in SUBSETS]}
         print(f"{name:<20} done  {time.time() - start:.0f} s", flush=True)
-    for name, choose in (("TF-IDF", lambda: [labelled_rows(labels, N_LABELS, s) for s in SUBSETS]),
+    for name, choose in (("TF-IDF", lambda: [data.balanced_rows(labels, N_LABELS, s) for s in SUBSETS]),
                          ("TF-IDF, all labels", lambda: [list(range(len(labels)))])):
         tried = {l2: [tfidf_run([texts[i] for i in rows], [labels[i] for i in rows], l2,
                                 (val_texts[::2], val_labels[::2]), (test_texts, test_labels)) for rows in choose()]
