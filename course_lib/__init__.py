@@ -1,6 +1,6 @@
 """course_lib: the small library behind "From One-Hot to GPT".
 
-One module per idea: text, data, rnn, attention, bert, gpt, train, plot, check, editions.
+One module per idea: text, data, rnn, attention, bert, gpt, train, plot, diagrams, check, editions.
 Every notebook starts with `device = course_lib.setup(seed=0)`.
 """
 __version__ = "0.1.0"

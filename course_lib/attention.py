@@ -199,14 +199,16 @@ class EncoderBlock(nn.Module):
 class Encoder(nn.Module):
     """A stack of n_layers EncoderBlocks (plus a final layer norm when norm_first).
 
+    block: the class of one layer, called as block(d_model, n_heads, d_ff, dropout, norm_first) (default
+    EncoderBlock; chapter 04 passes the student's own).
     forward(x (B, T, d_model), mask=None, need_weights=False)
       -> (x (B, T, d_model), list of n_layers weights (B, h, T, T), or None)
     """
 
-    def __init__(self, n_layers, d_model, n_heads, d_ff=None, dropout=0.0, norm_first=False):
+    def __init__(self, n_layers, d_model, n_heads, d_ff=None, dropout=0.0, norm_first=False, block=None):
         super().__init__()
-        self.layers = nn.ModuleList(
-            EncoderBlock(d_model, n_heads, d_ff, dropout, norm_first) for _ in range(n_layers))
+        block = block or EncoderBlock
+        self.layers = nn.ModuleList(block(d_model, n_heads, d_ff, dropout, norm_first) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
 
     def forward(self, x, mask=None, need_weights=False):

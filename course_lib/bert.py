@@ -99,15 +99,17 @@ class Bert(nn.Module):
     forward(ids, segments=None, mask=None, need_weights=False)
       ids (B, T) long, segments (B, T) long in {0, 1} (default all 0), mask (B, T) bool, True = real token
       -> hidden (B, T, d_model), pooled (B, d_model), weights (B, L, h, T, T) or None
+    embeddings: the class of the input layer, called as embeddings(vocab_size, d_model, max_len, n_segments,
+    dropout, eps) (default BertEmbeddings; chapter 05 passes the student's own).
     """
 
     def __init__(self, vocab_size, d_model=128, n_layers=2, n_heads=4, d_ff=None, max_len=128,
-                 n_segments=2, dropout=0.1, eps=1e-12):
+                 n_segments=2, dropout=0.1, eps=1e-12, embeddings=None):
         super().__init__()
         self.config = dict(vocab_size=vocab_size, d_model=d_model, n_layers=n_layers, n_heads=n_heads,
                            d_ff=d_ff or 4 * d_model, max_len=max_len, n_segments=n_segments,
                            dropout=dropout, eps=eps)
-        self.embeddings = BertEmbeddings(vocab_size, d_model, max_len, n_segments, dropout, eps)
+        self.embeddings = (embeddings or BertEmbeddings)(vocab_size, d_model, max_len, n_segments, dropout, eps)
         self.layers = nn.ModuleList(BertLayer(d_model, n_heads, d_ff or 4 * d_model, dropout, eps)
                                     for _ in range(n_layers))
         self.pooler = Pooler(d_model)

@@ -4,7 +4,7 @@
     python -m course_lib.editions execute notebooks/01_*.ipynb   # run and store outputs (make execute)
     python -m course_lib.editions student notebooks student [--force]   # make student
 
-An exercise cell holds a function whose answer sits between `### BEGIN SOLUTION` and `### END SOLUTION`
+An exercise cell holds a function (or a class) whose answer sits between `### BEGIN SOLUTION` and `### END SOLUTION`
 (nbgrader's markers); the cell after it is its check, `check.NAME(NAME)`. `sync` gives both the nbgrader
 metadata (schema 3) that `nbgrader generate_assignment` expects, so a teacher can use nbgrader on the masters
 as they are. The student edition replaces every answer with `# YOUR CODE HERE` / `raise NotImplementedError()`
@@ -22,7 +22,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 MANIFEST = ".edition.json"
-_DEF = re.compile(r"^def (\w+)\(", re.M)
+_DEF = re.compile(r"^(?:def|class) (\w+)\b", re.M)
 _CHECK = re.compile(r"^check\.(\w+)\((\w+)\)\s*;?\s*$")
 
 SETUP_TEMPLATE = '''\

@@ -114,3 +114,162 @@ def test_garbage_fails_without_raising(name, garbage):
     result = getattr(check, name)(garbage)
     assert result.status == "failed" and result.message
     assert getattr(check, name)("not a function").status == "failed"
+
+
+# ---- the module exercises: MultiHeadAttention and EncoderBlock --------------------------------------------
+
+class _MHA(torch.nn.Module):
+    """A student's MultiHeadAttention written the way the exercise asks, with switches for the usual mistakes."""
+
+    def __init__(self, d_model, n_heads, bias=True, **mistake):
+        super().__init__()
+        self.n_heads, self.mistake = n_heads, mistake
+        self.q, self.k, self.v, self.out = (torch.nn.Linear(d_model, d_model, bias=bias) for _ in range(4))
+
+    def forward(self, x, mask=None, need_weights=False):
+        got = self.mistake
+        B, T, d = x.shape
+        h = self.n_heads
+        q, k, v = (A.split_heads(p(x), h) for p in (self.q, self.k, self.v))
+        if got.get("split_view"):
+            q, k, v = (p(x).view(B, h, T, d // h) for p in (self.q, self.k, self.v))
+        scale = {"d_model": d ** 0.5, "none": 1.0}.get(got.get("scale"), (d // h) ** 0.5)
+        scores = q @ k.transpose(-2, -1) / scale
+        if mask is not None and not got.get("ignore_mask") and not got.get("after"):
+            scores = scores.masked_fill(mask if got.get("invert") else ~mask, float("-inf"))
+        w = torch.softmax(scores, dim=-2 if got.get("dim") else -1)
+        if mask is not None and got.get("after"):
+            w = w * mask
+        o = w @ v
+        o = o.permute(0, 2, 3, 1).reshape(B, T, d) if got.get("interleave") else A.merge_heads(o)
+        if got.get("inplace"):
+            x += 0
+            x.mul_(1.5)
+        out = o if got.get("no_out") else self.out(o)
+        if got.get("detach"):
+            out = self.out(o.detach())
+        return (out.detach() if got.get("no_grad") else out), (w if need_weights else None)
+
+
+def mha_variant(**mistake):
+    class MultiHeadAttention(_MHA):
+        def __init__(self, d_model, n_heads):
+            super().__init__(d_model, n_heads, **mistake)
+    return MultiHeadAttention
+
+
+def test_a_written_out_multi_head_attention_passes():
+    assert check.MultiHeadAttention(mha_variant()).status == "passed"
+
+
+@pytest.mark.parametrize("phrase, cls", [
+    ("√d_model", mha_variant(scale="d_model")),
+    ("not scaled", mha_variant(scale="none")),
+    ("after the softmax", mha_variant(after=True)),
+    ("mask is ignored", mha_variant(ignore_mask=True)),
+    ("wrong way round", mha_variant(invert=True)),
+    ("over the queries", mha_variant(dim=True)),
+    ("output projection is missing", mha_variant(no_out=True)),
+    ("interleaved", mha_variant(interleave=True)),
+    ("split along the wrong axis", mha_variant(split_view=True)),
+    ("in place", mha_variant(inplace=True)),
+    ("no gradient reaches", mha_variant(detach=True)),
+    ("carries no gradient", mha_variant(no_grad=True)),
+])
+def test_multi_head_attention_mistakes_are_named(phrase, cls):
+    result = check.MultiHeadAttention(cls)
+    assert result.status == "failed" and phrase in result.message, result.message
+
+
+def test_multi_head_attention_layout_and_construction_problems_are_named():
+    class NoBias(_MHA):
+        def __init__(self, d_model, n_heads):
+            super().__init__(d_model, n_heads, bias=False)
+
+    class Fused(torch.nn.Module):
+        def __init__(self, d_model, n_heads):
+            super().__init__()
+            self.qkv = torch.nn.Linear(d_model, 3 * d_model)
+
+    class NoSuper(torch.nn.Module):
+        def __init__(self, d_model, n_heads):
+            self.q = torch.nn.Linear(d_model, d_model)
+
+    class Unfinished(torch.nn.Module):
+        def __init__(self, d_model, n_heads):
+            super().__init__()
+            raise NotImplementedError()
+
+    assert "no parameter `q.bias`" in check.MultiHeadAttention(NoBias).message
+    assert "parameters the layout does not: `qkv.weight`" in check.MultiHeadAttention(Fused).message
+    assert "super().__init__()" in check.MultiHeadAttention(NoSuper).message
+    assert check.MultiHeadAttention(Unfinished).status == "not_implemented"
+    assert "expected a class" in check.MultiHeadAttention(lambda d, h: None).message
+
+
+class _Block(torch.nn.Module):
+    """A student's EncoderBlock, with switches for the usual mistakes."""
+
+    def __init__(self, d_model, n_heads, d_ff=None, dropout=0.0, norm_first=False, **mistake):
+        super().__init__()
+        d_ff = d_ff or 4 * d_model
+        self.norm_first, self.mistake = norm_first, mistake
+        self.attn = A.MultiHeadAttention(d_model, n_heads)
+        self.norm1 = torch.nn.LayerNorm(d_model)
+        act = torch.nn.ReLU() if mistake.get("relu") else torch.nn.GELU()
+        self.ff = torch.nn.Sequential(torch.nn.Linear(d_model, d_ff), act, torch.nn.Linear(d_ff, d_model))
+        self.norm2 = torch.nn.LayerNorm(d_model)
+        self.dropout = torch.nn.Dropout(dropout)
+        self.p = dropout
+
+    def forward(self, x, mask=None, need_weights=False):
+        got = self.mistake
+        drop = (lambda t: torch.nn.functional.dropout(t, self.p)) if got.get("eval_dropout") else self.dropout
+        if got.get("no_dropout"):
+            drop = lambda t: t  # noqa: E731
+        mask = None if got.get("no_mask") else mask
+        pre = self.norm_first != bool(got.get("flip"))
+        n1, n2 = (self.norm2, self.norm1) if got.get("swap") else (self.norm1, self.norm2)
+        keep = 0.0 if got.get("no_residual") else 1.0
+        if pre:
+            a, w = self.attn(n1(x), mask=mask, need_weights=need_weights)
+            x = keep * x + drop(a)
+            x = x + drop(self.ff(n2(x)))
+        else:
+            a, w = self.attn(x, mask=mask, need_weights=need_weights)
+            x = n1(keep * x + drop(a))
+            x = n2(x + drop(self.ff(x)))
+        return x, w
+
+
+def block_variant(**mistake):
+    class EncoderBlock(_Block):
+        def __init__(self, d_model, n_heads, d_ff=None, dropout=0.0, norm_first=False):
+            super().__init__(d_model, n_heads, d_ff, dropout, norm_first, **mistake)
+    return EncoderBlock
+
+
+def test_a_written_out_encoder_block_passes():
+    assert check.EncoderBlock(block_variant()).status == "passed"
+
+
+@pytest.mark.parametrize("phrase, cls", [
+    ("wrong place", block_variant(flip=True)),
+    ("around the attention is missing", block_variant(no_residual=True)),
+    ("swapped", block_variant(swap=True)),
+    ("uses ReLU", block_variant(relu=True)),
+    ("does not reach the attention", block_variant(no_mask=True)),
+    ("in eval mode", block_variant(eval_dropout=True)),
+    ("never applies dropout", block_variant(no_dropout=True)),
+])
+def test_encoder_block_mistakes_are_named(phrase, cls):
+    result = check.EncoderBlock(cls)
+    assert result.status == "failed" and phrase in result.message, result.message
+
+
+def test_choose_takes_yours_only_when_it_passes(capsys):
+    yours = block_variant()
+    assert check.choose(yours, A.EncoderBlock) is yours
+    assert "uses your EncoderBlock" in capsys.readouterr().out
+    assert check.choose(block_variant(flip=True), A.EncoderBlock) is A.EncoderBlock
+    assert "goes on with the library's course_lib.attention.EncoderBlock" in capsys.readouterr().out

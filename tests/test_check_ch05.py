@@ -109,3 +109,56 @@ def test_mask_tokens_zero_labels_named():
         return inputs, labels.clamp(min=0)
     r = check.mask_tokens(fn)
     assert r.status == "failed" and "not 0" in r.message
+
+
+class _Embeddings(torch.nn.Module):
+    """A student's BertEmbeddings, with switches for the usual mistakes."""
+
+    def __init__(self, vocab_size, d_model, max_len=128, n_segments=2, dropout=0.1, eps=1e-12, **mistake):
+        super().__init__()
+        self.mistake = mistake
+        self.token = torch.nn.Embedding(vocab_size, d_model)
+        self.segment = torch.nn.Embedding(n_segments, d_model)
+        self.position = torch.nn.Embedding(max_len, d_model)
+        self.norm = torch.nn.LayerNorm(d_model, eps=eps)
+        self.dropout = torch.nn.Dropout(dropout)
+        self.p = dropout
+
+    def forward(self, ids, segments=None):
+        got = self.mistake
+        if segments is None and not got.get("no_default"):
+            segments = torch.zeros_like(ids)
+        T = ids.size(1)
+        pos = self.position.weight if got.get("uncropped") else self.position(torch.arange(T) + got.get("offset", 0))
+        x = self.token(ids) + (0 if got.get("no_segment") else self.segment(segments)) + (0 if got.get("no_position") else pos)
+        x = x if got.get("no_norm") else self.norm(x)
+        if got.get("eval_dropout"):
+            return torch.nn.functional.dropout(x, self.p)
+        return x if got.get("no_dropout") else self.dropout(x)
+
+
+def embeddings_variant(**mistake):
+    class BertEmbeddings(_Embeddings):
+        def __init__(self, vocab_size, d_model, max_len=128, n_segments=2, dropout=0.1, eps=1e-12):
+            super().__init__(vocab_size, d_model, max_len, n_segments, dropout, eps, **mistake)
+    return BertEmbeddings
+
+
+def test_bert_embeddings_reference_and_a_written_out_one_pass():
+    assert check.BertEmbeddings(ref.BertEmbeddings).status == "passed"
+    assert check.BertEmbeddings(embeddings_variant()).status == "passed"
+
+
+@pytest.mark.parametrize("phrase, cls", [
+    ("segment embedding is missing", embeddings_variant(no_segment=True)),
+    ("position embedding is missing", embeddings_variant(no_position=True)),
+    ("not self.position.weight", embeddings_variant(uncropped=True)),
+    ("positions start at 1", embeddings_variant(offset=1)),
+    ("layer norm is missing", embeddings_variant(no_norm=True)),
+    ("segments=None must mean", embeddings_variant(no_default=True)),
+    ("in eval mode", embeddings_variant(eval_dropout=True)),
+    ("never applies dropout", embeddings_variant(no_dropout=True)),
+])
+def test_bert_embeddings_mistakes_are_named(phrase, cls):
+    result = check.BertEmbeddings(cls)
+    assert result.status == "failed" and phrase in result.message, result.message

@@ -3,7 +3,7 @@
 One module per chapter (ch01 … ch08); the machinery is in `_core`. Set the environment variable
 COURSE_STRICT=1 to make every failed or unfinished check raise (what an autograder wants).
 """
-from ._core import STRICT_ENV, Checker, Fail, Result, exercise
+from ._core import STRICT_ENV, Checker, Fail, Result, choose, exercise
 from .ch01 import *  # noqa: F401,F403
 from .ch02 import *  # noqa: F401,F403
 from .ch03 import *  # noqa: F401,F403

@@ -50,6 +50,34 @@ class Result:
         pass  # the check already printed its line; show nothing more in a notebook
 
 
+def _student_files(fn):
+    """The source files of a student's function, or of every method of a student's class."""
+    parts = vars(fn).values() if isinstance(fn, type) else [fn]
+    return {f.__code__.co_filename for f in parts if hasattr(f, "__code__")}
+
+
+def where(error, fn):
+    """" (line N)" for the last line of the student's own code in the error's traceback, else ""."""
+    files = _student_files(fn)
+    mine = [f for f in traceback.extract_tb(error.__traceback__) if f.filename in files]
+    return f" (line {mine[-1].lineno})" if mine else ""
+
+
+def _raised_in(error, fn):
+    """Where a NotImplementedError came from: None when from the student's exercise itself, else the name
+    of the unfinished function or method it called (e.g. "MultiHeadAttention.__init__")."""
+    tb, frames = error.__traceback__, []
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code)
+        tb = tb.tb_next
+    files, last = _student_files(fn), frames[-1]
+    if isinstance(fn, type) and last.co_filename in files and last.co_name in vars(fn):
+        return None  # one of the exercise's own methods
+    if not isinstance(fn, type) and len(frames) <= 2:
+        return None
+    return getattr(last, "co_qualname", last.co_name).split("<locals>.")[-1]
+
+
 def _describe(x):
     if x is None:
         return "None"
@@ -72,14 +100,10 @@ class Checker:
         try:
             return self.fn(*args, **kwargs)
         except NotImplementedError as e:
-            frames = traceback.extract_tb(e.__traceback__)
-            inner = frames[-1].name if len(frames) > 2 else None  # raised deeper than the student's function
-            raise _NotImplemented(inner) from None
+            raise _NotImplemented(_raised_in(e, self.fn)) from None
         except Exception as e:  # anything a student's code can raise becomes a message
-            code = getattr(self.fn, "__code__", None)  # report the line in the student's own code
-            mine = [f for f in traceback.extract_tb(e.__traceback__) if code and f.filename == code.co_filename]
-            where = f" (line {mine[-1].lineno})" if mine else ""
-            raise Fail(f"your function raised {type(e).__name__}{where}: {e}") from None
+            raise Fail(f"your {'class' if isinstance(self.fn, type) else 'function'} raised "
+                       f"{type(e).__name__}{where(e, self.fn)}: {e}") from None
 
     def tensor(self, out, shape=None, dtype=None, what="your result"):
         """Check that `out` is a finite tensor of the expected shape (and dtype); return it."""
@@ -137,18 +161,26 @@ def _strict(strict):
     return bool(strict)
 
 
+CHECKS = {}  # name -> check, for choose()
+
+
 def exercise(body):
-    """Turn a checker body `body(c: Checker)` into the check `NAME(fn, strict=None) -> Result`."""
+    """Turn a checker body `body(c: Checker)` into the check `NAME(fn, strict=None, quiet=False) -> Result`.
+
+    The body runs with PyTorch's random state saved and restored, so a check never changes what the
+    notebook's later cells draw."""
     name = body.__name__
 
     @functools.wraps(body)
-    def check(fn, strict=None):
+    def check(fn, strict=None, quiet=False):
         c = Checker(fn)
         if not callable(fn):
-            result = Result(name, "failed", f"expected your function `{name}`, got {_describe(fn)}")
+            result = Result(name, "failed", f"expected your {'class' if name[0].isupper() else 'function'} "
+                                            f"`{name}`, got {_describe(fn)}")
         else:
             try:
-                body(c)
+                with torch.random.fork_rng(devices=[]):
+                    body(c)
                 result = Result(name, "passed", f"passed ({c.count} checks)", c.count)
             except _NotImplemented as e:
                 inner = e.args[0] if e.args else None
@@ -159,10 +191,30 @@ def exercise(body):
                 result = Result(name, "failed", str(e), c.count)
             except Exception as e:  # a bug in the checker itself must not stop the notebook either
                 result = Result(name, "failed", f"the check could not run ({type(e).__name__}: {e})", c.count)
+        if quiet:
+            return result
         print(result)
         if _strict(strict) and not result.passed:
             raise AssertionError(str(result))
         return result
 
     check.__doc__ = body.__doc__
+    CHECKS[name] = check
     return check
+
+
+def choose(yours, library):
+    """Yours if it passes its check (run again, silently), else the library's: one line says which.
+
+    choose(MultiHeadAttention, course_lib.attention.MultiHeadAttention) -> the class the chapter goes on with.
+    The check is the one named like the library's object; it never raises, even in strict mode.
+    """
+    name = library.__name__
+    result = CHECKS[name](yours, quiet=True)
+    where_from = f"{library.__module__}.{getattr(library, '__qualname__', name)}"
+    if result.passed:
+        print(f"✅ from here on the chapter uses your {name}")
+        return yours
+    state = "is not finished yet" if result.status == "not_implemented" else "does not pass its check yet"
+    print(f"↩ your {name} {state}: the chapter goes on with the library's {where_from}")
+    return library

@@ -1,10 +1,13 @@
-"""Exercise checks for chapter 05: BERT's input (segment ids) and masked-LM corruption (mask_tokens)."""
+"""Exercise checks for chapter 05: BERT's input (segment ids, the BertEmbeddings module) and masked-LM
+corruption (mask_tokens)."""
 import torch
+import torch.nn.functional as F
 
 from .. import bert as ref
+from . import _modules as m
 from ._core import Fail, exercise
 
-__all__ = ["segment_ids", "mask_tokens"]
+__all__ = ["segment_ids", "BertEmbeddings", "mask_tokens"]
 
 CLS, SEP, PAD, MASK = 2, 3, 0, 4
 
@@ -142,3 +145,75 @@ def mask_tokens(c):
             want_labels == ref.IGNORE, torch.zeros_like(want_labels), want_labels)
         c.close(labels, want_labels, mistakes, what=f"your labels (p={p})",
                 hint="a label is the original character where a position was chosen, and -100 everywhere else")
+
+
+EMBEDDINGS_LAYOUT = ("token = nn.Embedding(vocab_size, d_model), segment = nn.Embedding(n_segments, d_model), "
+                     "position = nn.Embedding(max_len, d_model), norm = nn.LayerNorm(d_model, eps=eps), "
+                     "dropout = nn.Dropout(dropout)")
+
+
+def _embeddings(e, ids, segments, *, token=True, segment=True, position=True, norm="after", offset=0):
+    """The reference embedding layer `e` (its weights) with one of the usual mistakes."""
+    T = ids.size(1)
+    parts = [e.token(ids) if token else 0, e.segment(segments) if segment else 0,
+             e.position(torch.arange(offset, T + offset)) if position else 0]
+    if norm == "token only":
+        return e.norm(parts[0]) + parts[1] + parts[2]
+    x = sum(parts)
+    return e.norm(x) if norm == "after" else x
+
+
+_EMBEDDING_MISTAKES = {
+    "the segment embedding is missing: add self.segment(segments), so sentence A and B differ": dict(segment=False),
+    "the position embedding is missing: add self.position(torch.arange(T)), or the order is lost (chapter 04)":
+        dict(position=False),
+    "the token embedding is missing: start from self.token(ids)": dict(token=False),
+    "the layer norm is missing: LayerNorm(token + segment + position), then dropout": dict(norm="none"),
+    "the layer norm is applied to the token embedding alone; it normalises the sum of all three":
+        dict(norm="token only"),
+    "positions start at 1: the first token is position 0, torch.arange(T)": dict(offset=1),
+}
+
+
+@exercise
+def BertEmbeddings(c):
+    """Checks the class BertEmbeddings(vocab_size, d_model, max_len=128, n_segments=2, dropout=0.1, eps=1e-12):
+    forward(ids (B, T) long, segments (B, T) long or None = all 0) -> (B, T, d_model) =
+    dropout(LayerNorm(token(ids) + segment(segments) + position(0 … T-1))). Reference: course_lib.bert.BertEmbeddings."""
+    cls = c.fn
+    V, d, max_len = 30, 16, 12
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, V, (3, 7), generator=g)
+    segments = torch.tensor([[0, 0, 0, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 1, 1]])
+    theirs = m.randomize(ref.BertEmbeddings(V, d, max_len, dropout=0.0), 0).eval()
+    mine = m.load(c, m.build(c, cls, V, d, max_len, 2, 0.0), theirs, EMBEDDINGS_LAYOUT)
+    with torch.no_grad():
+        for T in (7, 3):
+            what = f"BertEmbeddings({V}, {d}, max_len={max_len}) on ids {(3, T)}"
+            try:
+                out = m.forward(c, mine, ids[:, :T], segments[:, :T], what=what)
+            except Fail as e:
+                if "must match the size" in str(e) and str(max_len) in str(e):
+                    raise Fail(f"{e} — the position table has max_len rows; take only the first T of them, "
+                               "self.position(torch.arange(T)), not self.position.weight") from None
+                raise
+            out = c.tensor(out, shape=(3, T, d), dtype=torch.float32, what=f"the output of {what}")
+            c.close(out, theirs(ids[:, :T], segments[:, :T]), {
+                msg: _embeddings(theirs, ids[:, :T], segments[:, :T], **kw) for msg, kw in _EMBEDDING_MISTAKES.items()},
+                what=f"the output of {what}", hint="look up the three tables, add them, then layer norm and dropout")
+        try:
+            out = m.forward(c, mine, ids, what="your forward with segments=None")
+        except Fail as e:
+            raise Fail(f"{e} — segments=None must mean one sentence: every segment id 0 "
+                       "(torch.zeros_like(ids))") from None
+        c.close(c.tensor(out, shape=(3, 7, d), what="the output with segments=None"), theirs(ids),
+                what="the output with segments=None", hint="segments=None means every position is in segment 0")
+    try:
+        m.forward(c, mine, torch.randint(5, V, (1, max_len + 1)), what="your forward")
+        c.expect(False, f"a sequence longer than max_len={max_len} must raise an error; yours did not")
+    except Fail as e:
+        if "must raise an error" in str(e):
+            raise
+    m.dropout_probe(c, lambda p: m.load(c, m.build(c, cls, V, d, max_len, 2, p), theirs, EMBEDDINGS_LAYOUT),
+                    lambda e: e(ids, segments), what="BertEmbeddings")
+    m.gradient_probe(c, mine, theirs, lambda e: e(ids, segments), what="BertEmbeddings")

@@ -1,0 +1,170 @@
+"""Checking a module the student wrote (a class): build it, give it the reference's weights, probe it.
+
+A module check builds the student's class and the library's at the same sizes, fills the library's with
+random weights (layer norms too, so that one norm cannot pass for another), copies them into the student's
+module by name — the parameter layout the exercise states — and compares what both compute. General probes
+say *where* a module goes wrong before any list of known mistakes is consulted:
+
+    build(c, cls, *args)            the student's module, or a message about __init__ / nn.Module / super()
+    load(c, mine, reference)        the weights copied across, or which names and shapes differ from the layout
+    forward(c, module, *args)       call it; a changed input (x += …) or an exception becomes a message
+    future_probe(...)               does position t see positions after t?
+    padding_probe(...)              do masked (padded) keys still reach the output?
+    dropout_probe(...)              is dropout off in eval mode, and on in train mode?
+    gradient_probe(...)             do the gradients reach every parameter as in the reference?
+"""
+import torch
+import torch.nn as nn
+
+from ._core import Fail, _NotImplemented, _raised_in, where
+
+
+def build(c, cls, *args, **kwargs):
+    """The student's module cls(*args, **kwargs), in eval mode."""
+    name = getattr(cls, "__name__", "your class")
+    if not isinstance(cls, type):
+        raise Fail(f"expected a class `{name}` (class {name}(nn.Module): …), got a {type(cls).__name__}")
+    if not issubclass(cls, nn.Module):
+        raise Fail(f"{name} must be a subclass of nn.Module: class {name}(nn.Module)")
+    try:
+        module = cls(*args, **kwargs)
+    except NotImplementedError as e:
+        raise _NotImplemented(_raised_in(e, cls)) from None
+    except AttributeError as e:
+        if "before Module.__init__() call" in str(e):
+            raise Fail(f"{name}.__init__ must call super().__init__() before it creates any layer") from None
+        raise Fail(f"{name}({', '.join(map(repr, args))}) raised AttributeError{where(e, cls)}: {e}") from None
+    except Exception as e:
+        raise Fail(f"{name}({', '.join(map(repr, args))}) raised {type(e).__name__}{where(e, cls)}: {e}") from None
+    return module.eval()
+
+
+def randomize(module, seed=0):
+    """Give every parameter of `module` random values (norm weights around 1), in place; returns it."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            noise = torch.randn(p.shape, generator=g)
+            p.copy_(1 + 0.3 * noise if name.rsplit(".", 1)[-1] == "weight" and p.dim() == 1 else 0.3 * noise)
+    return module
+
+
+def load(c, mine, reference, layout):
+    """Copy the reference's parameters into the student's module by name. `layout` describes the names."""
+    c.count += 1
+    want = dict(reference.named_parameters())
+    have = dict(mine.named_parameters())
+    missing = [n for n in want if n not in have]
+    extra = [n for n in have if n not in want]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append("it has no parameter " + ", ".join(f"`{n}`" for n in missing[:4])
+                         + (" …" if len(missing) > 4 else ""))
+        if extra:
+            parts.append("it has parameters the layout does not: " + ", ".join(f"`{n}`" for n in extra[:4])
+                         + (" …" if len(extra) > 4 else ""))
+        raise Fail(f"your module's parameters do not follow the exercise's layout: {'; '.join(parts)} — "
+                   f"the layout is {layout}")
+    for n, p in want.items():
+        if have[n].shape != p.shape:
+            raise Fail(f"`{n}` has shape {tuple(have[n].shape)}, expected {tuple(p.shape)} — the layout is {layout}")
+    with torch.no_grad():
+        for n, p in want.items():
+            have[n].copy_(p)
+    return mine
+
+
+def forward(c, module, *args, what="your forward", **kwargs):
+    """module(*args, **kwargs) on copies of the tensors; fails if it changed one of them in place."""
+    copies = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
+    kw = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
+    try:
+        out = module(*copies, **kw)
+    except NotImplementedError as e:
+        raise _NotImplemented(_raised_in(e, type(module))) from None
+    except Exception as e:
+        raise Fail(f"{what} raised {type(e).__name__}{where(e, type(module))}: {e}") from None
+    for given, kept in zip(copies, args):
+        if isinstance(given, torch.Tensor) and not torch.equal(given, kept):
+            raise Fail(f"{what} changed its input in place (x += … or an in-place method such as add_): the "
+                       "caller's tensor is overwritten — write x = x + … instead")
+    return out
+
+
+def pair(c, out, what="your forward", second="weights"):
+    """Unpack the (tensor, second) pair a forward returns, or say what came back instead."""
+    if isinstance(out, torch.Tensor):
+        raise Fail(f"{what} returned one tensor; return a pair ({what.split()[-1]}, {second}) — "
+                   f"(out, None) when there is nothing to return")
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise Fail(f"{what} must return a pair (out, {second}), got {type(out).__name__}"
+                   + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""))
+    return out
+
+
+def future_probe(c, run, x, what="your output"):
+    """run(x) -> (B, T, d). Position t must not change when a later position of x changes."""
+    c.count += 1
+    base = run(x)
+    later = x.clone()
+    later[:, -1] += 3.0
+    moved = (run(later) - base)[:, :-1].abs().amax(dim=(0, 2))
+    if moved.max() > 1e-4:
+        first = int((moved > 1e-4).nonzero()[0])
+        raise Fail(f"{what} at position {first} changes when only the last position's input changes: positions "
+                   "see the future — the causal mask is missing, or does not reach this attention")
+
+
+def padding_probe(c, run, x, real, what="your output"):
+    """run(x) -> (B, T, d) with real (B, S) True = real key. Changing padded keys must not move real outputs."""
+    c.count += 1
+    base = run(x)
+    changed = x.clone()
+    changed[~real] += 3.0
+    moved = (run(changed) - base)[real[:, :base.size(1)]] if base.size(1) == real.size(1) else run(changed) - base
+    if moved.abs().max() > 1e-4:
+        raise Fail(f"{what} changes when only the [PAD] positions change: the padded keys still get attention "
+                   "weight — pass the mask on to the attention (and keep True = may attend)")
+
+
+def dropout_probe(c, make, run, what="your module"):
+    """make(p) builds the module with dropout p (weights loaded); run(module) -> output tensor.
+
+    In eval mode the output must equal the p = 0 module's; in train mode it must differ from it."""
+    c.count += 1
+    plain, dropping = make(0.0).eval(), make(0.5).eval()
+    with torch.no_grad():
+        same = run(plain)
+        if not torch.allclose(run(dropping), same, atol=1e-5):
+            raise Fail(f"{what} gives another output in eval mode when dropout > 0: dropout must be off after "
+                       "model.eval() — use nn.Dropout layers (self.dropout), or F.dropout(x, p, training=self.training)")
+        dropping.train()
+        if torch.allclose(run(dropping), same, atol=1e-5):
+            raise Fail(f"{what} never applies dropout in training mode: create nn.Dropout(dropout) in __init__ "
+                       "and apply it where the exercise says")
+
+
+def gradient_probe(c, mine, reference, run, what="your module"):
+    """run(module) -> output tensor. The gradients of a random projection of it must agree, parameter by parameter."""
+    c.count += 1
+    for module in (mine, reference):
+        module.zero_grad()
+    out_mine, out_ref = run(mine), run(reference)
+    if not out_mine.requires_grad:
+        raise Fail(f"{what}'s output carries no gradient: forward must not run under torch.no_grad() or "
+                   ".detach() its result")
+    r = torch.randn(out_ref.shape, generator=torch.Generator().manual_seed(7))
+    (out_mine * r).sum().backward()
+    (out_ref * r).sum().backward()
+    theirs = dict(reference.named_parameters())
+    for name, p in mine.named_parameters():
+        g, want = p.grad, theirs[name].grad
+        if want is None:
+            continue
+        if g is None or (g.abs().max() == 0 and want.abs().max() > 0):
+            raise Fail(f"no gradient reaches `{name}`: it is unused in forward, or its path is cut by .detach(), "
+                       ".data or torch.no_grad()")
+        if not torch.allclose(g, want, atol=1e-4, rtol=1e-3):
+            raise Fail(f"the gradient of `{name}` differs from the reference's although the outputs agree: "
+                       "something in forward is detached or computed outside autograd (.data, .item(), numpy)")
