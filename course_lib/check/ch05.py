@@ -165,7 +165,7 @@ def _embeddings(e, ids, segments, *, token=True, segment=True, position=True, no
 
 _EMBEDDING_MISTAKES = {
     "the segment embedding is missing: add self.segment(segments), so sentence A and B differ": dict(segment=False),
-    "the position embedding is missing: add self.position(torch.arange(T)), or the order is lost (chapter 04)":
+    "the position embedding is missing: add self.position(torch.arange(T, device=ids.device)), or the order is lost (chapter 04)":
         dict(position=False),
     "the token embedding is missing: start from self.token(ids)": dict(token=False),
     "the layer norm is missing: LayerNorm(token + segment + position), then dropout": dict(norm="none"),
@@ -195,7 +195,7 @@ def BertEmbeddings(c):
             except Fail as e:
                 if "must match the size" in str(e) and str(max_len) in str(e):
                     raise Fail(f"{e} — the position table has max_len rows; take only the first T of them, "
-                               "self.position(torch.arange(T)), not self.position.weight") from None
+                               "self.position(torch.arange(T, device=ids.device)), not self.position.weight") from None
                 raise
             out = c.tensor(out, shape=(3, T, d), dtype=torch.float32, what=f"the output of {what}")
             c.close(out, theirs(ids[:, :T], segments[:, :T]), {
