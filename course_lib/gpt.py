@@ -20,8 +20,7 @@ import torch.nn.functional as F
 
 from .attention import MultiHeadAttention, causal_mask, merge_heads, split_heads
 
-__all__ = ["causal_mask", "CausalSelfAttention", "FeedForward", "Block", "GPT", "generate", "sample_next",
-           "load_hf_gpt2"]
+__all__ = ["causal_mask", "CausalSelfAttention", "FeedForward", "Block", "GPT", "sample_next", "load_hf_gpt2"]
 
 
 class CausalSelfAttention(MultiHeadAttention):
@@ -82,10 +81,8 @@ class Block(nn.Module):
 class GPT(nn.Module):
     """Decoder-only language model.
 
-    GPT(vocab_size, block_size, d_model=128, n_layers=4, n_heads=4, dropout=0.0, bias=True, gelu="tanh", block=None)
-      block_size: the longest context (number of learned positions); gelu: see FeedForward; block: the class of
-      one layer, called as block(d_model, n_heads, dropout) (default Block with `bias` and `gelu`; chapter 07
-      passes the student's own).
+    GPT(vocab_size, block_size, d_model=128, n_layers=4, n_heads=4, dropout=0.0, bias=True, gelu="tanh")
+      block_size: the longest context (number of learned positions); gelu: see FeedForward.
     forward(ids (B, T), need_weights=False) -> (logits (B, T, vocab_size), weights (B, L, h, T, T) or None)
       logits[:, t] is the prediction for token t + 1; weights[b] can go straight to plot.attention_layers.
     loss(ids (B, T), targets (B, T)) -> mean cross-entropy in nats per token.
@@ -93,14 +90,13 @@ class GPT(nn.Module):
     """
 
     def __init__(self, vocab_size, block_size, d_model=128, n_layers=4, n_heads=4, dropout=0.0, bias=True,
-                 gelu="tanh", block=None):
+                 gelu="tanh"):
         super().__init__()
         self.block_size = block_size
         self.tokens = nn.Embedding(vocab_size, d_model)
         self.positions = nn.Embedding(block_size, d_model)
         self.dropout = nn.Dropout(dropout)
-        block = block or (lambda d, h, p: Block(d, h, p, bias=bias, gelu=gelu))
-        self.blocks = nn.ModuleList(block(d_model, n_heads, dropout) for _ in range(n_layers))
+        self.blocks = nn.ModuleList(Block(d_model, n_heads, dropout, bias, gelu) for _ in range(n_layers))
         self.ln_f = nn.LayerNorm(d_model, bias=bias)
         self.head = nn.Linear(d_model, vocab_size, bias=False)
         self.head.weight = self.tokens.weight  # tied: one matrix reads characters in and writes them out
@@ -146,24 +142,12 @@ class GPT(nn.Module):
         weights (B, L, h, T', T') of one pass over the final (cropped) sequence: thanks to the causal mask,
         row t is exactly what the model looked at when it predicted token t + 1.
         """
-        ids = generate(self, ids, max_new_tokens, temperature, top_k, generator)
+        for _ in range(max_new_tokens):
+            logits, _ = self(ids[:, -self.block_size:])
+            nxt = sample_next(logits[:, -1], temperature=temperature, top_k=top_k, generator=generator)
+            ids = torch.cat([ids, nxt[:, None]], dim=1)
         weights = self(ids[:, -self.block_size:], need_weights=True)[1] if need_weights else None
         return ids, weights
-
-
-@torch.no_grad()
-def generate(model, ids, max_new_tokens, temperature=1.0, top_k=None, generator=None):
-    """The sampling loop: extend ids (B, T) by max_new_tokens tokens -> (B, T + max_new_tokens) long.
-
-    Each step crops the input to the model's last model.block_size tokens (its positions end there), takes
-    the logits of the last position (the prediction for the next token), draws one token per row with
-    sample_next(temperature, top_k, generator) and appends it. Call model.eval() first.
-    """
-    for _ in range(max_new_tokens):
-        logits, _ = model(ids[:, -model.block_size:])
-        nxt = sample_next(logits[:, -1], temperature=temperature, top_k=top_k, generator=generator)
-        ids = torch.cat([ids, nxt[:, None]], dim=1)
-    return ids
 
 
 def sample_next(logits, temperature=1.0, top_k=None, generator=None):

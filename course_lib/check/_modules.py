@@ -95,8 +95,8 @@ def forward(c, module, *args, what="your forward", **kwargs):
 def pair(c, out, what="your forward", second="weights"):
     """Unpack the (tensor, second) pair a forward returns, or say what came back instead."""
     if isinstance(out, torch.Tensor):
-        raise Fail(f"{what} returned one tensor; return a pair ({what.split()[-1]}, {second}) — "
-                   f"(out, None) when there is nothing to return")
+        raise Fail(f"{what} returned one tensor; return a pair (out, {second}) — (out, None) when there are "
+                   f"no {second} to return")
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise Fail(f"{what} must return a pair (out, {second}), got {type(out).__name__}"
                    + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""))
@@ -122,7 +122,7 @@ def padding_probe(c, run, x, real, what="your output"):
     base = run(x)
     changed = x.clone()
     changed[~real] += 3.0
-    moved = (run(changed) - base)[real[:, :base.size(1)]] if base.size(1) == real.size(1) else run(changed) - base
+    moved = (run(changed) - base)[real]
     if moved.abs().max() > 1e-4:
         raise Fail(f"{what} changes when only the [PAD] positions change: the padded keys still get attention "
                    "weight — pass the mask on to the attention (and keep True = may attend)")
