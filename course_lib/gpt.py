@@ -12,6 +12,7 @@ Attention is course_lib.attention.MultiHeadAttention (q, k, v, out Linear layers
 not requested, CausalSelfAttention computes the same thing with PyTorch's fused
 F.scaled_dot_product_attention(is_causal=True); tests check that both paths agree.
 """
+import functools
 import math
 
 import torch
@@ -20,7 +21,8 @@ import torch.nn.functional as F
 
 from .attention import MultiHeadAttention, causal_mask, merge_heads, split_heads
 
-__all__ = ["causal_mask", "CausalSelfAttention", "FeedForward", "Block", "GPT", "sample_next", "load_hf_gpt2"]
+__all__ = ["causal_mask", "CausalSelfAttention", "FeedForward", "Block", "GPT", "sample_next", "generate",
+           "load_hf_gpt2"]
 
 
 class CausalSelfAttention(MultiHeadAttention):
@@ -81,22 +83,27 @@ class Block(nn.Module):
 class GPT(nn.Module):
     """Decoder-only language model.
 
-    GPT(vocab_size, block_size, d_model=128, n_layers=4, n_heads=4, dropout=0.0, bias=True, gelu="tanh")
+    GPT(vocab_size, block_size, d_model=128, n_layers=4, n_heads=4, dropout=0.0, bias=True, gelu="tanh",
+        block=None)
       block_size: the longest context (number of learned positions); gelu: see FeedForward.
+      block: the class of one layer, called as block(d_model, n_heads, dropout) (default: Block with this
+      bias and gelu; chapter 07 passes the student's own).
     forward(ids (B, T), need_weights=False) -> (logits (B, T, vocab_size), weights (B, L, h, T, T) or None)
       logits[:, t] is the prediction for token t + 1; weights[b] can go straight to plot.attention_layers.
     loss(ids (B, T), targets (B, T)) -> mean cross-entropy in nats per token.
-    generate(ids, max_new_tokens, ...) -> (ids (B, T + max_new_tokens), weights or None); see its docstring.
+    generate(ids, max_new_tokens, ...) -> (ids (B, T + max_new_tokens), weights or None): the module's
+      generate() below, plus the attention weights of the result if asked.
     """
 
     def __init__(self, vocab_size, block_size, d_model=128, n_layers=4, n_heads=4, dropout=0.0, bias=True,
-                 gelu="tanh"):
+                 gelu="tanh", block=None):
         super().__init__()
         self.block_size = block_size
+        block = block or functools.partial(Block, bias=bias, gelu=gelu)
         self.tokens = nn.Embedding(vocab_size, d_model)
         self.positions = nn.Embedding(block_size, d_model)
         self.dropout = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(d_model, n_heads, dropout, bias, gelu) for _ in range(n_layers))
+        self.blocks = nn.ModuleList(block(d_model, n_heads, dropout) for _ in range(n_layers))
         self.ln_f = nn.LayerNorm(d_model, bias=bias)
         self.head = nn.Linear(d_model, vocab_size, bias=False)
         self.head.weight = self.tokens.weight  # tied: one matrix reads characters in and writes them out
@@ -135,17 +142,10 @@ class GPT(nn.Module):
 
     @torch.no_grad()
     def generate(self, ids, max_new_tokens, temperature=1.0, top_k=None, generator=None, need_weights=False):
-        """Extend ids (B, T) by max_new_tokens sampled tokens, one at a time (call model.eval() first).
-
-        Each step feeds the last block_size tokens and samples from the last position's logits with
-        sample_next(temperature, top_k, generator). With need_weights=True it also returns the attention
-        weights (B, L, h, T', T') of one pass over the final (cropped) sequence: thanks to the causal mask,
-        row t is exactly what the model looked at when it predicted token t + 1.
-        """
-        for _ in range(max_new_tokens):
-            logits, _ = self(ids[:, -self.block_size:])
-            nxt = sample_next(logits[:, -1], temperature=temperature, top_k=top_k, generator=generator)
-            ids = torch.cat([ids, nxt[:, None]], dim=1)
+        """generate(self, ids, …) below; with need_weights=True also the attention weights (B, L, h, T', T')
+        of one pass over the final (cropped) sequence: thanks to the causal mask, row t is exactly what the
+        model looked at when it predicted token t + 1. Returns (ids, weights or None)."""
+        ids = generate(self, ids, max_new_tokens, temperature=temperature, top_k=top_k, generator=generator)
         weights = self(ids[:, -self.block_size:], need_weights=True)[1] if need_weights else None
         return ids, weights
 
@@ -166,6 +166,21 @@ def sample_next(logits, temperature=1.0, top_k=None, generator=None):
     if generator is not None:
         probs = probs.to(generator.device)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1).to(logits.device)
+
+
+@torch.no_grad()
+def generate(model, ids, max_new_tokens, temperature=1.0, top_k=None, generator=None):
+    """Extend ids (B, T) by max_new_tokens sampled tokens, one at a time -> ids (B, T + max_new_tokens).
+
+    model(ids) -> (logits (B, T, V), _) is any model with a .block_size (call model.eval() first). Each step
+    feeds the last block_size tokens and draws from the last position's logits with
+    sample_next(temperature, top_k, generator).
+    """
+    for _ in range(max_new_tokens):
+        logits, _ = model(ids[:, -model.block_size:])
+        nxt = sample_next(logits[:, -1], temperature=temperature, top_k=top_k, generator=generator)
+        ids = torch.cat([ids, nxt[:, None]], dim=1)
+    return ids
 
 
 def load_hf_gpt2(model, hf_model_or_state_dict):

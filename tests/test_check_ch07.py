@@ -226,3 +226,153 @@ def test_bigram_wrong(wrong, phrase):
                                      lambda ids, V, alpha=1.0: torch.zeros(V)])
 def test_bigram_garbage(garbage):
     assert check.bigram_log_probs(garbage).status == "failed"
+
+
+# ---- the module exercise Block and the sampling loop generate ----------------------------------------------
+from course_lib.attention import MultiHeadAttention  # noqa: E402
+
+
+class _GPTBlock(torch.nn.Module):
+    """A student's GPT block written the way the exercise asks, with switches for the usual mistakes."""
+
+    def __init__(self, d_model, n_heads, dropout=0.0, **mistake):
+        super().__init__()
+        self.mistake, self.p = mistake, dropout
+        self.ln1 = torch.nn.LayerNorm(d_model)
+        self.attn = MultiHeadAttention(d_model, n_heads, dropout=dropout)
+        self.ln2 = torch.nn.LayerNorm(d_model)
+        self.ff = gpt.FeedForward(d_model, dropout=dropout)
+        self.dropout = torch.nn.Dropout(dropout)
+
+    def forward(self, x, need_weights=False):
+        got, T = self.mistake, x.size(1)
+        mask = {"none": None, "tril-1": torch.ones(T, T, dtype=torch.bool).tril(-1),
+                "tril+1": torch.ones(T, T, dtype=torch.bool).tril(1), "inverted": ~gpt.causal_mask(T)
+                }.get(got.get("mask"), gpt.causal_mask(T))
+        drop = self.dropout
+        if got.get("eval_dropout"):
+            drop = lambda t: F.dropout(t, self.p)  # noqa: E731
+        if got.get("no_dropout"):  # dropout passed on nowhere
+            drop, self.attn.dropout.p, self.ff.dropout.p = (lambda t: t), 0.0, 0.0
+        if got.get("post_ln"):
+            a, w = self.attn(x, mask=mask, need_weights=need_weights)
+            x = self.ln1(x + drop(a))
+            return self.ln2(x + self.ff(x)), w
+        n1, n2 = (self.ln2, self.ln1) if got.get("swap") else (self.ln1, self.ln2)
+        a, w = self.attn(n1(x), mask=mask, need_weights=need_weights and not got.get("no_weights"))
+        x = (0 if got.get("no_residual") else x) + drop(a)
+        if got.get("inplace"):
+            x += self.ff(n2(x))
+        else:
+            x = x + self.ff(n2(x))
+        if got.get("final_norm"):
+            x = n2(x)
+        return (x.detach() if got.get("detach") else x), w
+
+
+def gpt_block(**mistake):
+    class Block(_GPTBlock):
+        def __init__(self, d_model, n_heads, dropout=0.0):
+            super().__init__(d_model, n_heads, dropout, **mistake)
+    return Block
+
+
+def test_block_reference_written_out_and_stub():
+    assert check.Block(gpt.Block).status == "passed"
+    assert check.Block(gpt_block()).status == "passed"
+
+    class Unfinished(torch.nn.Module):
+        def __init__(self, d_model, n_heads, dropout=0.0):
+            raise NotImplementedError()
+    assert check.Block(Unfinished).status == "not_implemented"
+
+
+@pytest.mark.parametrize("phrase, cls", [
+    ("post-LN", gpt_block(post_ln=True)),
+    ("residual connection around the attention is missing", gpt_block(no_residual=True)),
+    ("ln1 and ln2 are swapped", gpt_block(swap=True)),
+    ("the causal mask is missing", gpt_block(mask="none")),
+    ("position 0 attends to nothing", gpt_block(mask="tril-1")),
+    ("off by one", gpt_block(mask="tril+1")),
+    ("wrong way round", gpt_block(mask="inverted")),
+    ("normalised once more", gpt_block(final_norm=True)),
+    ("returned no weights", gpt_block(no_weights=True)),
+    ("in eval mode", gpt_block(eval_dropout=True)),
+    ("never applies dropout", gpt_block(no_dropout=True)),
+    ("carries no gradient", gpt_block(detach=True)),
+])
+def test_block_mistakes_are_named(phrase, cls):
+    result = check.Block(cls)
+    assert result.status == "failed" and phrase in result.message, result.message
+
+
+def test_block_layout_is_explained():
+    class Fused(_GPTBlock):
+        def __init__(self, d_model, n_heads, dropout=0.0):
+            super().__init__(d_model, n_heads, dropout)
+            self.mlp = self.ff
+            del self.ff
+    assert "parameters the layout does not: `mlp" in check.Block(Fused).message
+
+
+def test_gpt_trains_with_the_students_block():
+    torch.manual_seed(0)
+    model = gpt.GPT(7, block_size=8, d_model=16, n_layers=2, n_heads=4, block=gpt_block())
+    assert isinstance(model.blocks[0], _GPTBlock)
+    ids = torch.randint(0, 7, (2, 8))
+    reference = gpt.GPT(7, block_size=8, d_model=16, n_layers=2, n_heads=4)
+    reference.load_state_dict(model.state_dict())
+    assert torch.allclose(model(ids)[0], reference(ids)[0], atol=1e-5)
+
+
+def generate_variant(mistake=None):
+    def generate(model, ids, max_new_tokens, temperature=1.0, top_k=None, generator=None):
+        with torch.set_grad_enabled(mistake == "grad"):
+            rows = ids[:1] if mistake == "row0" else ids
+            for _ in range(max_new_tokens - (mistake == "one_short")):
+                context = {"no_crop": rows, "front": rows[:, :model.block_size],
+                           "last_only": rows[:, -1:]}.get(mistake, rows[:, -model.block_size:])
+                logits, _ = model(context)
+                last = logits[:, 0] if mistake == "first_position" else logits[:, -1]
+                nxt = gpt.sample_next(last, temperature=1.0 if mistake == "temperature" else temperature,
+                                      top_k=None if mistake == "top_k" else top_k,
+                                      generator=None if mistake == "generator" else generator)
+                if mistake == "argmax":
+                    nxt = last.argmax(-1)
+                if mistake != "no_append":
+                    rows = torch.cat([rows, nxt[:, None]], dim=1)
+            return rows[:, ids.size(1):] if mistake == "only_new" else rows
+    return generate
+
+
+def test_generate_reference_written_out_and_stub():
+    assert check.generate(gpt.generate).status == "passed"
+    assert check.generate(generate_variant()).status == "passed"
+    assert check.generate(stub).status == "not_implemented"
+
+
+@pytest.mark.parametrize("mistake, phrase", [
+    ("no_crop", "crop the context to the last block_size"),
+    ("front", "not the first"),
+    ("last_only", "only the last token"),
+    ("first_position", "first position's logits"),
+    ("temperature", "pass temperature on"),
+    ("top_k", "pass top_k on"),
+    ("generator", "pass generator on"),
+    ("argmax", "always returns the most likely"),
+    ("grad", "torch.no_grad()"),
+    ("one_short", "one token too few"),
+    ("only_new", "only the new tokens"),
+    ("no_append", "never reach ids"),
+    ("row0", "only one row"),
+])
+def test_generate_mistakes_are_named(mistake, phrase):
+    fails(check.generate(generate_variant(mistake)), phrase)
+
+
+def test_generate_unpacking_hint():
+    def no_unpack(model, ids, max_new_tokens, temperature=1.0, top_k=None, generator=None):
+        with torch.no_grad():
+            logits = model(ids[:, -model.block_size:])
+            return torch.cat([ids, logits[:, -1].argmax(-1)[:, None]], 1)
+    fails(check.generate(no_unpack), "returns a pair (logits, weights)")

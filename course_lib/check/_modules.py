@@ -103,15 +103,24 @@ def pair(c, out, what="your forward", second="weights"):
     return out
 
 
+def _kick(shape):
+    """A random change of size ~3 (not a constant: a layer norm would cancel a constant shift)."""
+    return 3.0 * torch.randn(shape, generator=torch.Generator().manual_seed(3))
+
+
 def future_probe(c, run, x, what="your output"):
     """run(x) -> (B, T, d). Position t must not change when a later position of x changes."""
     c.count += 1
     base = run(x)
     later = x.clone()
-    later[:, -1] += 3.0
+    later[:, -1] += _kick(later[:, -1].shape)
     moved = (run(later) - base)[:, :-1].abs().amax(dim=(0, 2))
     if moved.max() > 1e-4:
         first = int((moved > 1e-4).nonzero()[0])
+        if first == x.size(1) - 2:
+            raise Fail(f"{what} at position {first} changes when only the next position's input changes: each "
+                       "position sees one step ahead — the causal mask is off by one (the diagonal above the "
+                       "main one is allowed too)")
         raise Fail(f"{what} at position {first} changes when only the last position's input changes: positions "
                    "see the future — the causal mask is missing, or does not reach this attention")
 
@@ -121,7 +130,7 @@ def padding_probe(c, run, x, real, what="your output"):
     c.count += 1
     base = run(x)
     changed = x.clone()
-    changed[~real] += 3.0
+    changed[~real] += _kick(changed[~real].shape)
     moved = (run(changed) - base)[real]
     if moved.abs().max() > 1e-4:
         raise Fail(f"{what} changes when only the [PAD] positions change: the padded keys still get attention "

@@ -1,12 +1,16 @@
-"""Exercise checks for chapter 07 (GPT): the causal mask, sampling the next token, the bigram baseline."""
+"""Exercise checks for chapter 07 (GPT): the causal mask, sampling the next token, the bigram baseline,
+the module Block and the sampling loop generate."""
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
+from .. import attention
 from .. import gpt as ref
 from .. import ngram
+from . import _modules as m
 from ._core import Fail, exercise
 
-__all__ = ["causal_mask", "sample_next", "bigram_log_probs"]
+__all__ = ["causal_mask", "sample_next", "bigram_log_probs", "Block", "generate"]
 
 
 @exercise
@@ -165,3 +169,209 @@ def bigram_log_probs(c):
                 expected / torch.log(torch.tensor(2.0)),
         }, what=f"your table (vocab_size={V}, alpha={alpha})",
             hint="count every adjacent pair, add alpha to every cell, make each row a distribution, take logs")
+
+
+BLOCK_LAYOUT = ("ln1 = nn.LayerNorm(d_model); attn = MultiHeadAttention(d_model, n_heads, dropout); "
+                "ln2 = nn.LayerNorm(d_model); ff = FeedForward(d_model, dropout); dropout = nn.Dropout(dropout)")
+
+
+def _gpt_block(b, x, *, pre=True, residual=(True, True), swap=False, mask="causal", final_norm=False):
+    """The reference GPT block `b` (its weights) computed with one of the usual mistakes."""
+    T = x.size(1)
+    lower = attention.causal_mask(T)
+    masks = {"causal": lower, "none": None, "no diagonal": lower.tril(-1), "inverted": ~lower}
+    n1, n2 = (b.ln2, b.ln1) if swap else (b.ln1, b.ln2)
+    att = lambda t: attention.MultiHeadAttention.forward(b.attn, t, mask=masks[mask], need_weights=True)[0]  # noqa: E731
+    if pre:
+        x = x + att(n1(x)) if residual[0] else att(n1(x))
+        x = x + b.ff(n2(x)) if residual[1] else b.ff(n2(x))
+        return n2(x) if final_norm else x
+    x = n1(x + att(x)) if residual[0] else n1(att(x))
+    return n2(x + b.ff(x)) if residual[1] else n2(b.ff(x))
+
+
+_BLOCK_MISTAKES = {
+    "the layer norms come after the additions (post-LN, x = ln(x + sublayer(x)), as in BERT); GPT's block is "
+    "pre-LN: each sub-layer reads a normalised copy, and the residual stream x itself is never normalised":
+        dict(pre=False),
+    "the residual connection around the attention is missing: add the attention's output to x": dict(residual=(False, True)),
+    "the residual connection around the feed-forward network is missing: add its output to x": dict(residual=(True, False)),
+    "both residual connections are missing: each sub-layer's output is added to its input": dict(residual=(False, False)),
+    "ln1 and ln2 are swapped: ln1 belongs to the attention, ln2 to the feed-forward network": dict(swap=True),
+    "the causal mask is missing: every position attends to the whole sequence, the future included": dict(mask="none"),
+    "position 0 attends to nothing: every position must see itself, so the mask's diagonal is True (the lower "
+    "triangle with its diagonal, not below it)": dict(mask="no diagonal"),
+    "the mask is the wrong way round: True = may attend, and a position may attend to itself and the past":
+        dict(mask="inverted"),
+    "the output is normalised once more at the end: the block returns x as the second residual leaves it "
+    "(GPT's final layer norm ln_f comes after the last block)": dict(final_norm=True),
+}
+
+
+def _nan_positions(out, what):
+    """Explain NaN in a causal block's output by the positions it appears at."""
+    nan = out.isnan().any(-1).any(0)                                        # (T,) positions with NaN
+    T = nan.numel()
+    if bool(nan[0]) and not bool(nan[1:].any()):
+        raise Fail(f"{what} is NaN at position 0 only: the first query may attend to no key at all — every "
+                   "position must see itself, so the mask's diagonal is True (tril(), not tril(-1))")
+    if bool(nan[T - 1]) and not bool(nan[0]):
+        raise Fail(f"{what} is NaN at the last position: its mask row has no True — the mask is the wrong way "
+                   "round (True = may attend, the lower triangle)")
+    raise Fail(f"{what} contains NaN at positions {nan.nonzero().flatten().tolist()}: some query had every "
+               "score masked to -inf")
+
+
+@exercise
+def Block(c):
+    """Checks the class Block(d_model, n_heads, dropout=0.0): the pre-LN GPT block, forward(x (B, T, d_model),
+    need_weights=False) -> (x (B, T, d_model), weights (B, h, T, T) or None), with
+    x = x + dropout(attn(ln1(x), causal mask)); x = x + ff(ln2(x)). Layout: ln1, attn (MultiHeadAttention),
+    ln2, ff (FeedForward), dropout. Reference: course_lib.gpt.Block."""
+    cls = c.fn
+    for seed, (B, T, d, h) in enumerate(((2, 6, 16, 4), (1, 5, 8, 2), (3, 7, 16, 1))):
+        theirs = m.randomize(ref.Block(d, h), seed).eval()
+        mine = m.load(c, m.build(c, cls, d, h), theirs, BLOCK_LAYOUT)
+        x = torch.randn(B, T, d, generator=torch.Generator().manual_seed(seed))
+        what = f"Block({d}, {h}) on x {(B, T, d)}"
+        with torch.no_grad():
+            out, w = m.pair(c, m.forward(c, mine, x, need_weights=True, what=what), what)
+            if isinstance(out, torch.Tensor) and out.shape == (B, T, d) and out.isnan().any():
+                _nan_positions(out, f"the output of {what}")
+            out = c.tensor(out, shape=(B, T, d), dtype=torch.float32, what=f"the output of {what}")
+            want, want_w = theirs(x, need_weights=True)
+            mistakes = {msg: _gpt_block(theirs, x, **kw) for msg, kw in _BLOCK_MISTAKES.items()}
+            if not torch.allclose(out, want, atol=1e-5, rtol=1e-4):          # a known mistake first, then where
+                for msg, wrong in mistakes.items():
+                    if torch.allclose(out, wrong, atol=1e-5, rtol=1e-4):
+                        raise Fail(msg)
+            m.future_probe(c, lambda x: m.pair(c, mine(x), what)[0], x, what=f"the output of {what}")
+            c.close(out, want, what=f"the output of {what}",
+                    hint="pre-LN: each sub-layer reads ln(x) and adds its output to x; the attention gets the "
+                         "causal mask")
+            if w is None:
+                c.expect(False, f"{what} returned no weights with need_weights=True: pass need_weights on to "
+                         "self.attn and return its weights")
+            c.close(c.tensor(w, shape=(B, h, T, T), what=f"the weights of {what}"), want_w,
+                    what=f"the weights of {what}", hint="return the attention's weights unchanged")
+            plain, _ = m.pair(c, m.forward(c, mine, x, what=what), what)
+            c.close(c.tensor(plain, shape=(B, T, d), what=f"the output of {what} with need_weights=False"), want,
+                    what=f"the output of {what} with need_weights=False",
+                    hint="need_weights only decides whether the weights come back, not what the block computes")
+    theirs = m.randomize(ref.Block(16, 4), 5).eval()
+    mine = m.load(c, m.build(c, cls, 16, 4), theirs, BLOCK_LAYOUT)
+    x = torch.randn(2, 5, 16, generator=torch.Generator().manual_seed(5))
+    m.dropout_probe(c, lambda p: m.load(c, m.build(c, cls, 16, 4, p), theirs, BLOCK_LAYOUT),
+                    lambda b: b(x)[0], what="Block")
+    m.gradient_probe(c, mine.train(), theirs.train(), lambda b: b(x)[0], what="Block")
+
+
+class _Stepper(nn.Module):
+    """A stand-in language model for checking generate: the next token after id i is i + 1 (logit 3),
+    or i + 2 (logit 2), mod V; it records every input it is given and whether gradients were on."""
+
+    def __init__(self, V=11, block_size=6):
+        super().__init__()
+        self.V, self.block_size, self.seen, self.grad = V, block_size, [], []
+
+    def forward(self, ids, need_weights=False):
+        self.seen.append(ids.clone())
+        self.grad.append(torch.is_grad_enabled())
+        logits = 3 * F.one_hot((ids + 1) % self.V, self.V).float() + 2 * F.one_hot((ids + 2) % self.V, self.V).float()
+        return logits, None
+
+
+def _greedy(prompt, n, position=-1, V=11, block_size=6):
+    """The stand-in model's greedy continuation, choosing from logits[:, position] of the cropped context."""
+    ids = prompt
+    for _ in range(n):
+        ids = torch.cat([ids, (ids[:, -block_size:][:, position:][:, :1] + 1) % V], dim=1)
+    return ids
+
+
+def _generate(c, prompt, n, what, **kwargs):
+    model = _Stepper()
+    try:
+        out = c.call(model, prompt, n, **kwargs)
+    except Fail as e:
+        if "tuple indices" in str(e) or "'tuple' object" in str(e):
+            raise Fail(f"{e} — model(ids) returns a pair (logits, weights): unpack it before taking the last "
+                       "position's logits") from None
+        raise
+    B, T = prompt.shape
+    if isinstance(out, (tuple, list)) and len(out) == 2 and isinstance(out[0], torch.Tensor):
+        raise Fail(f"{what} returned a pair; return only the ids (B, T + max_new_tokens)")
+    if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape != (B, T + n):
+        got = tuple(out.shape)
+        if got == (B, n):
+            raise Fail(f"{what} has shape {got}: it returned only the new tokens; return the prompt followed "
+                       "by them")
+        if got[0] == B and got[1] in (T + n - 1, T + n + 1):
+            raise Fail(f"{what} has shape {got}, expected {(B, T + n)}: one token too {'few' if got[1] < T + n else 'many'} "
+                       "— the loop must run exactly max_new_tokens times")
+        if got == (B, T):
+            raise Fail(f"{what} has shape {got}: the new tokens never reach ids — append each one to the "
+                       "sequence inside the loop, so the next step sees it")
+        if got[0] == 1 and B > 1:
+            raise Fail(f"{what} has shape {got}: only one row came back from a batch of {B} prompts — "
+                       "generate for every row at once")
+    out = c.tensor(out, shape=(B, T + n), what=what)
+    if out.is_floating_point() or out.dtype == torch.bool:
+        raise Fail(f"{what} has dtype {out.dtype}: token ids are integers (torch.long)")
+    c.expect(torch.equal(out[:, :T], prompt), f"{what} does not start with the prompt: return the prompt "
+             "unchanged, followed by the new tokens")
+    seen, block = model.seen, model.block_size
+    c.expect(len(seen) > 0, f"{what} never called the model")
+    c.expect(not any(model.grad), f"{what} ran the model with gradients on: generation trains nothing — "
+             "decorate it with @torch.no_grad(), or wrap the loop in `with torch.no_grad():`")
+    for i, fed in enumerate(seen[:n]):
+        full = out[:, :T + i]                                    # what the model should have read at step i
+        want = full[:, -block:]
+        if fed.dim() != 2 or fed.size(0) != B:
+            raise Fail(f"at step {i} {what.split(' ')[0]} fed the model a tensor of shape {tuple(fed.shape)}: feed it "
+                       f"(B, T) ids, all {B} rows at once")
+        if fed.size(1) > block:
+            raise Fail(f"at step {i} {what.split(' ')[0]} fed {fed.size(1)} tokens to a model with block_size={block}: "
+                       "a GPT has positions for block_size tokens only — crop the context to the last block_size")
+        if fed.shape == want.shape and torch.equal(fed, want):
+            continue
+        if fed.size(1) == min(block, full.size(1)) and torch.equal(fed, full[:, :block]):
+            raise Fail(f"at step {i} the model read the first {block} tokens of the sequence: crop to the last "
+                       "block_size tokens (the most recent context), not the first")
+        if fed.size(1) == 1 and full.size(1) > 1:
+            raise Fail(f"at step {i} the model read only the last token: feed it the whole context, up to "
+                       "block_size tokens — a GPT, unlike a bigram table, uses all of it")
+        raise Fail(f"at step {i} the model was fed {tuple(fed.shape)} ids that are not the last "
+                   f"min(T, block_size) = {want.size(1)} tokens of the sequence so far")
+    return out
+
+
+@exercise
+def generate(c):
+    """Checks generate(model, ids (B, T), max_new_tokens, temperature=1.0, top_k=None, generator=None)
+    -> ids (B, T + max_new_tokens): feed the last model.block_size tokens, sample from the last position's
+    logits with sample_next, append, repeat. Reference: course_lib.gpt.generate."""
+    prompt = torch.tensor([[0, 3, 5, 2], [4, 4, 1, 7], [9, 10, 6, 8]])
+    n = 5
+    what = "generate(model, prompt (3, 4), 5, temperature=0)"
+    out = _generate(c, prompt, n, what, temperature=0)
+    c.close(out, _greedy(prompt, n), mistakes={
+        "the next token came from the first position's logits: the prediction for the next token is the "
+        "last position's": _greedy(prompt, n, position=0),
+    }, what=what, hint="with temperature=0 every step must pick the most likely token after the last one — "
+       "pass temperature on to sample_next")
+    what = "generate(model, prompt (3, 4), 5, top_k=1)"
+    out = _generate(c, prompt, n, what, top_k=1, generator=torch.Generator().manual_seed(0))
+    c.close(out, _greedy(prompt, n), what=what,
+            hint="with top_k=1 only the most likely token can be drawn: pass top_k on to sample_next")
+    runs = []
+    for seed in (0, 0, 1):
+        what = f"generate(model, prompt (3, 4), 8, top_k=2, generator seeded {seed})"
+        runs.append(_generate(c, prompt, 8, what, top_k=2, generator=torch.Generator().manual_seed(seed)))
+        step = (runs[-1][:, 4:] - runs[-1][:, 3:-1]) % 11
+        c.expect(bool(((step == 1) | (step == 2)).all()), f"{what} drew tokens that top_k=2 excludes: each new "
+                 "token must be one of the two most likely after the sequence so far")
+    c.expect(torch.equal(runs[0], runs[1]), "two calls with identically seeded generators gave different tokens: "
+             "pass generator on to sample_next, so that a seed gives the same text")
+    c.expect(not torch.equal(runs[0], runs[2]) and not torch.equal(runs[0], _greedy(prompt, 8)),
+             "generate always returns the most likely tokens: sample the next token (sample_next), not argmax")
