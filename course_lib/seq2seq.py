@@ -56,7 +56,9 @@ class DecoderBlock(nn.Module):
 class Seq2Seq(nn.Module):
     """Encoder-decoder Transformer over one shared vocabulary.
 
-    Seq2Seq(vocab_size, max_len=32, d_model=64, n_heads=4, n_layers=2, dropout=0.0)
+    Seq2Seq(vocab_size, max_len=32, d_model=64, n_heads=4, n_layers=2, dropout=0.0, block=None)
+      block: the class of one decoder layer, called as block(d_model, n_heads, dropout) (default
+      DecoderBlock; chapter 08 passes the student's own).
     encode(src (B, S), src_real (B, S) bool, need_weights=False) -> (memory (B, S, d), encoder weights)
     decode(tgt (B, T), memory, src_real, need_weights=False) -> (logits (B, T, vocab), weights)
     forward(src, src_real, tgt, need_weights=False) -> (logits (B, T, vocab), weights)
@@ -64,12 +66,13 @@ class Seq2Seq(nn.Module):
     causal self-attention) and "cross" (T x S: which input positions each output position looked at).
     """
 
-    def __init__(self, vocab_size, max_len=32, d_model=64, n_heads=4, n_layers=2, dropout=0.0):
+    def __init__(self, vocab_size, max_len=32, d_model=64, n_heads=4, n_layers=2, dropout=0.0, block=None):
         super().__init__()
+        block = block or DecoderBlock
         self.src_embed, self.tgt_embed = nn.Embedding(vocab_size, d_model), nn.Embedding(vocab_size, d_model)
         self.src_pos, self.tgt_pos = LearnedPositions(d_model, max_len), LearnedPositions(d_model, max_len)
         self.encoder = Encoder(n_layers, d_model, n_heads, dropout=dropout, norm_first=True)
-        self.blocks = nn.ModuleList(DecoderBlock(d_model, n_heads, dropout) for _ in range(n_layers))
+        self.blocks = nn.ModuleList(block(d_model, n_heads, dropout) for _ in range(n_layers))
         self.ln_f = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size)
         self.dropout = nn.Dropout(dropout)

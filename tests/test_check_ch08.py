@@ -166,3 +166,84 @@ def test_greedy_decode_float_and_garbage():
         assert check.greedy_decode(garbage).status == "failed"
     never_calls = lambda model, src, *a: torch.zeros(3, 5, dtype=torch.long)
     fails(check.greedy_decode(never_calls), "never called")
+
+
+# ---- the module exercise DecoderBlock ---------------------------------------------------------------------
+from course_lib import attention  # noqa: E402
+
+
+class _Decoder(torch.nn.Module):
+    """A student's DecoderBlock written the way the exercise asks, with switches for the usual mistakes."""
+
+    def __init__(self, d_model, n_heads, dropout=0.0, **mistake):
+        super().__init__()
+        self.mistake = mistake
+        self.ln1, self.ln2, self.ln3 = (torch.nn.LayerNorm(d_model) for _ in range(3))
+        self.self_attn = attention.MultiHeadAttention(d_model, n_heads, dropout)
+        self.cross_attn = attention.MultiHeadAttention(d_model, n_heads, dropout)
+        act = torch.nn.ReLU() if mistake.get("relu") else torch.nn.GELU()
+        self.ff = torch.nn.Sequential(torch.nn.Linear(d_model, 4 * d_model), act, torch.nn.Linear(4 * d_model, d_model))
+        self.dropout = torch.nn.Dropout(0.0 if mistake.get("no_dropout") else dropout)
+        if mistake.get("no_dropout"):
+            self.self_attn.dropout.p = self.cross_attn.dropout.p = 0.0
+
+    def forward(self, x, memory, src_mask=None, need_weights=False):
+        got = self.mistake
+        causal = None if got.get("no_causal") else attention.causal_mask(x.size(1))
+        if got.get("no_padding"):
+            src_mask = None
+        if got.get("queries_from_memory"):
+            a, sw = self.self_attn(self.ln1(x), mask=causal, need_weights=need_weights)
+            x = x + self.dropout(a)
+            a, cw = self.cross_attn(memory, context=self.ln2(x), need_weights=need_weights)
+            return a, (sw, cw)
+        a, sw = self.self_attn(self.ln1(x), mask=causal, need_weights=need_weights)
+        x = (0 if got.get("no_residual") else x) + self.dropout(a)
+        a, cw = self.cross_attn(self.ln2(x), context=x if got.get("self_twice") else memory,
+                                mask=None if got.get("self_twice") else src_mask,
+                                need_weights=need_weights)
+        x = (0 if got.get("no_cross_residual") else x) + self.dropout(a)
+        x = x + self.dropout(self.ff(self.ln3(x)))
+        return x, (sw, cw)
+
+
+def decoder_variant(**mistake):
+    class DecoderBlock(_Decoder):
+        def __init__(self, d_model, n_heads, dropout=0.0):
+            super().__init__(d_model, n_heads, dropout, **mistake)
+    return DecoderBlock
+
+
+def test_decoder_block_reference_written_out_and_stub():
+    assert check.DecoderBlock(seq2seq.DecoderBlock).status == "passed"
+    assert check.DecoderBlock(decoder_variant()).status == "passed"
+
+    class Unfinished(torch.nn.Module):
+        def __init__(self, d_model, n_heads, dropout=0.0):
+            raise NotImplementedError()
+    assert check.DecoderBlock(Unfinished).status == "not_implemented"
+
+
+@pytest.mark.parametrize("phrase, cls", [
+    ("has no causal mask", decoder_variant(no_causal=True)),
+    ("does not reach the cross-attention", decoder_variant(no_padding=True)),
+    ("does not read the memory", decoder_variant(self_twice=True)),
+    ("queries come from the decoder", decoder_variant(queries_from_memory=True)),
+    ("around the self-attention is missing", decoder_variant(no_residual=True)),
+    ("around the cross-attention is missing", decoder_variant(no_cross_residual=True)),
+    ("uses ReLU", decoder_variant(relu=True)),
+    ("never applies dropout", decoder_variant(no_dropout=True)),
+])
+def test_decoder_block_mistakes_are_named(phrase, cls):
+    result = check.DecoderBlock(cls)
+    assert result.status == "failed" and phrase in result.message, result.message
+
+
+def test_seq2seq_takes_the_students_block():
+    torch.manual_seed(0)
+    model = seq2seq.Seq2Seq(9, max_len=8, d_model=16, n_heads=4, n_layers=2, block=decoder_variant())
+    reference = seq2seq.Seq2Seq(9, max_len=8, d_model=16, n_heads=4, n_layers=2)
+    reference.load_state_dict(model.state_dict())
+    src, tgt = torch.randint(1, 9, (2, 5)), torch.randint(1, 9, (2, 4))
+    real = torch.ones(2, 5, dtype=torch.bool)
+    assert torch.allclose(model(src, real, tgt)[0], reference(src, real, tgt)[0], atol=1e-5)

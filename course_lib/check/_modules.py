@@ -125,13 +125,14 @@ def future_probe(c, run, x, what="your output"):
                    "see the future — the causal mask is missing, or does not reach this attention")
 
 
-def padding_probe(c, run, x, real, what="your output"):
-    """run(x) -> (B, T, d) with real (B, S) True = real key. Changing padded keys must not move real outputs."""
+def padding_probe(c, run, x, real, what="your output", queries=None):
+    """run(x) -> (B, T, d) with real (B, S) True = real key. Changing padded keys must not move the outputs
+    of the real queries: queries (B, T) bool, by default `real` itself (self-attention, T = S)."""
     c.count += 1
     base = run(x)
     changed = x.clone()
     changed[~real] += _kick(changed[~real].shape)
-    moved = (run(changed) - base)[real]
+    moved = (run(changed) - base)[real if queries is None else queries]
     if moved.abs().max() > 1e-4:
         raise Fail(f"{what} changes when only the [PAD] positions change: the padded keys still get attention "
                    "weight — pass the mask on to the attention (and keep True = may attend)")

@@ -2,11 +2,14 @@
 import math
 
 import torch
+import torch.nn.functional as F
 
+from .. import attention
 from .. import seq2seq as ref
+from . import _modules as m
 from ._core import Fail, exercise
 
-__all__ = ["cross_attention", "greedy_decode"]
+__all__ = ["cross_attention", "DecoderBlock", "greedy_decode"]
 
 
 def _softmax_masked(scores, mask):
@@ -141,6 +144,125 @@ class _CopyModel(torch.nn.Module):
 
     def forward(self, src, src_real, tgt, need_weights=False):
         return self.decode(tgt, self.encode(src, src_real)[0], src_real)
+
+
+DECODER_LAYOUT = ("ln1, ln2, ln3 = three nn.LayerNorm(d_model); self_attn and cross_attn = two "
+                  "MultiHeadAttention(d_model, n_heads, dropout); ff = nn.Sequential(nn.Linear(d_model, 4 * d_model), "
+                  "nn.GELU(), nn.Linear(4 * d_model, d_model)); dropout = nn.Dropout(dropout)")
+
+
+def _decoder_block(b, x, memory, src_mask, *, pre=True, residual=(True, True, True), cross_first=False,
+                   self_mask="causal", cross_mask=True, cross_context="memory", swap=False, norm_memory=False,
+                   act=F.gelu):
+    """The reference decoder block `b` (its weights) computed with one of the usual mistakes."""
+    T = x.size(1)
+    masks = {"causal": attention.causal_mask(T), "none": None}
+    attend = lambda a, t, context=None, mask=None: a(t, context=context, mask=mask, need_weights=True)[0]  # noqa: E731
+    n1, n2 = (b.ln2, b.ln1) if swap else (b.ln1, b.ln2)
+
+    def self_part(t, raw):
+        return attend(b.self_attn, t, mask=masks[self_mask])
+
+    def cross_part(t, raw):
+        if cross_context == "memory":
+            return attend(b.cross_attn, t, context=b.ln2(memory) if norm_memory else memory,
+                          mask=src_mask if cross_mask else None)
+        return attend(b.cross_attn, t, context=raw, mask=masks["causal"] if cross_context == "x" else None)
+
+    def ff(t, raw):
+        return b.ff[2](act(b.ff[0](t)))
+    steps = [(self_part, n1), (cross_part, n2), (ff, b.ln3)]
+    if cross_first:
+        steps[0], steps[1] = (cross_part, n1), (self_part, n2)
+    for (sub, norm), keep in zip(steps, residual):
+        if pre:
+            x = x + sub(norm(x), x) if keep else sub(norm(x), x)
+        else:
+            x = norm(x + sub(x, x)) if keep else norm(sub(x, x))
+    return x
+
+
+_DECODER_MISTAKES = {
+    "the layer norms come after the additions (post-LN); this decoder is pre-LN, like GPT: each sub-layer "
+    "reads ln(x) and adds its output to x": dict(pre=False),
+    "the residual connection around the self-attention is missing": dict(residual=(False, True, True)),
+    "the residual connection around the cross-attention is missing: add its output to x, so that what the "
+    "decoder wrote so far is kept": dict(residual=(True, False, True)),
+    "the residual connection around the feed-forward network is missing": dict(residual=(True, True, False)),
+    "the cross-attention comes before the self-attention: first the output so far (self-attention, ln1), then "
+    "the input (cross-attention, ln2), then ff (ln3)": dict(cross_first=True),
+    "the self-attention has no causal mask: each output position sees the characters after it — during "
+    "training that is the answer": dict(self_mask="none"),
+    "the padding mask does not reach the cross-attention: pass mask=src_mask with the memory": dict(cross_mask=False),
+    "the cross-attention does not read the memory: its keys and values must come from the encoder's output "
+    "(context=memory), only its queries from the decoder": dict(cross_context="x"),  # context=x
+    "the cross-attention does not read the memory, and without a mask its positions see the future: the keys "
+    "and values must come from the encoder's output (context=memory)": dict(cross_context="x, no mask"),
+    "ln1 and ln2 are swapped: ln1 belongs to the self-attention, ln2 to the cross-attention": dict(swap=True),
+    "the memory went through ln2 as well: only the decoder's queries are normalised here, the memory comes "
+    "from the encoder already normalised (its final layer norm) — pass it as it is": dict(norm_memory=True),
+    "the feed-forward network has no GELU between its two linear layers": dict(act=lambda t: t),
+    "the feed-forward network uses ReLU; the exercise uses GELU": dict(act=F.relu),
+}
+
+
+@exercise
+def DecoderBlock(c):
+    """Checks the class DecoderBlock(d_model, n_heads, dropout=0.0): forward(x (B, T, d), memory (B, S, d),
+    src_mask (B, 1, 1, S) or None, need_weights=False) -> (x (B, T, d), (self weights (B, h, T, T), cross
+    weights (B, h, T, S)) or (None, None)); pre-LN: x + self_attn(ln1 x) with the causal mask, x +
+    cross_attn(ln2 x, context=memory, mask=src_mask), x + ff(ln3 x). Reference: course_lib.seq2seq.DecoderBlock."""
+    cls = c.fn
+    real = torch.tensor([[True] * 4, [True] * 2 + [False] * 2])
+    for seed, (B, T, S, d, h, src_real) in enumerate(((2, 5, 4, 16, 4, real), (1, 3, 6, 8, 2, None))):
+        src_mask = None if src_real is None else attention.padding_mask(src_real)
+        theirs = m.randomize(ref.DecoderBlock(d, h), seed).eval()
+        mine = m.load(c, m.build(c, cls, d, h), theirs, DECODER_LAYOUT)
+        g = torch.Generator().manual_seed(seed)
+        x, memory = torch.randn(B, T, d, generator=g), torch.randn(B, S, d, generator=g)
+        what = f"DecoderBlock({d}, {h}) on x {(B, T, d)}, memory {(B, S, d)}" + (
+            " with a padding mask" if src_mask is not None else "")
+        with torch.no_grad():
+            out, w = m.pair(c, m.forward(c, mine, x, memory, src_mask, need_weights=True, what=what), what,
+                            second="(self weights, cross weights)")
+            if isinstance(out, torch.Tensor) and tuple(out.shape) == (B, S, d):
+                raise Fail(f"the output of {what} has shape {(B, S, d)}, one row per input position: the "
+                           "cross-attention's queries come from the decoder (ln2(x)), its keys and values from "
+                           "the memory — self.cross_attn(ln2(x), context=memory, …)")
+            out = c.tensor(out, shape=(B, T, d), dtype=torch.float32, what=f"the output of {what}")
+            want, (want_self, want_cross) = theirs(x, memory, src_mask, need_weights=True)
+            mistakes = {msg: _decoder_block(theirs, x, memory, src_mask, **kw) for msg, kw in _DECODER_MISTAKES.items()
+                        if src_mask is not None or "padding" not in msg}
+            if not torch.allclose(out, want, atol=1e-5, rtol=1e-4):          # a known mistake first, then where
+                for msg, wrong in mistakes.items():
+                    if torch.allclose(out, wrong, atol=1e-5, rtol=1e-4):
+                        raise Fail(msg)
+            m.future_probe(c, lambda t: mine(t, memory, src_mask)[0], x, what=f"the output of {what}")
+            if src_real is not None:
+                m.padding_probe(c, lambda mem: mine(x, mem, src_mask)[0], memory, src_real,
+                                what=f"the output of {what}", queries=torch.ones(B, T, dtype=torch.bool))
+            c.close(out, want, what=f"the output of {what}",
+                    hint="three pre-LN sub-layers, each added to x: causal self-attention, cross-attention to "
+                         "the memory, feed-forward")
+            if not isinstance(w, (tuple, list)) or len(w) != 2:
+                raise Fail(f"{what} must return (x, (self weights, cross weights)); the second item is "
+                           f"{type(w).__name__}")
+            self_w, cross_w = w
+            if self_w is None or cross_w is None:
+                raise Fail(f"{what} returned no weights with need_weights=True: pass need_weights on to both "
+                           "attentions and return (self weights, cross weights)")
+            c.close(c.tensor(self_w, shape=(B, h, T, T), what=f"the self-attention weights of {what}"), want_self,
+                    what=f"the self-attention weights of {what}", hint="return self_attn's weights unchanged")
+            c.close(c.tensor(cross_w, shape=(B, h, T, S), what=f"the cross-attention weights of {what}"),
+                    want_cross, what=f"the cross-attention weights of {what}",
+                    hint="return cross_attn's weights unchanged, (B, h, T, S)")
+    theirs = m.randomize(ref.DecoderBlock(16, 4), 5).eval()
+    mine = m.load(c, m.build(c, cls, 16, 4), theirs, DECODER_LAYOUT)
+    g = torch.Generator().manual_seed(5)
+    x, memory = torch.randn(2, 5, 16, generator=g), torch.randn(2, 4, 16, generator=g)
+    m.dropout_probe(c, lambda p: m.load(c, m.build(c, cls, 16, 4, p), theirs, DECODER_LAYOUT),
+                    lambda b: b(x, memory)[0], what="DecoderBlock")
+    m.gradient_probe(c, mine.train(), theirs.train(), lambda b: b(x, memory)[0], what="DecoderBlock")
 
 
 @exercise
