@@ -358,3 +358,56 @@ def encoder_decoder(source=("1", "2", "0", "3"), target=("[CLS]", "一", "千", 
     bend = (mem.x + mem.w / 2 + cross.x - cross.w / 2) / 2
     sk.arrow(mem.right, (bend, mem.y), (bend, cross.y), cross.left, lw=1.6)
     sk.text(bend + 0.08, (mem.y + cross.y) / 2, "keys, values\nfor every\ndecoder block", 8, ha="left", color=GREY)
+
+
+
+def bert_classifier(tokens=("[CLS]", "房", "间", "很", "干", "净", "[SEP]", "[PAD]", "[PAD]"), d_model=128,
+                    n_layers=2, n_classes=2):
+    """Chapter 06: the downstream classifier: BERT's hidden states pooled one of three ways (法一 [CLS],
+    法二 mean, 法三 max, the last two over the real tokens only), then dropout and a linear head."""
+    tokens = _check_tokens(tokens)
+    if tokens[0] != "[CLS]":
+        raise ValueError(f"a BERT input starts with [CLS], got {tokens[0]!r} first")
+    T, pitch, width = len(tokens), 0.72, 10.4
+    x0 = (width - (T - 1) * pitch) / 2 + 0.3
+    x1 = x0 + (T - 1) * pitch
+    real = [t != "[PAD]" for t in tokens]
+    sk = _Sketch(width, 6.2)
+    sk.text(width / 2, 5.95, "Fine-tuning: one vector per review from one vector per token", 11)
+    ids = sk.tokens((x0 + x1) / 2, 0.3, tokens, pitch, size=9)
+    enc = sk.box((x0 + x1) / 2, 1.25, x1 - x0 + 0.7, f"pre-trained BERT (chapter 05): embeddings + {n_layers} "
+                 "encoder blocks\nthe attention mask keeps every [PAD] out of the attention", "attn")
+    sk.note(x0 - 0.45, enc.y, "bert", "right")
+    hidden = []
+    for j, (b, keep) in enumerate(zip(ids, real)):
+        sk.arrow(b.top, (b.x, enc.y - enc.h / 2))
+        h = sk.box(b.x, 2.3, pitch - 0.1, f"h{_sub(j)}", "tensor" if keep else "band", 9)
+        sk.arrow((b.x, enc.y + enc.h / 2), h.bottom)
+        hidden.append(h)
+    sk.text(x0 - 0.45, 2.3, f"hidden\n(B, T, {d_model})", 9, ha="right")
+    last = max(j for j, keep in enumerate(real) if keep)
+    bar = 2.78                                               # the real tokens, gathered for mean and max
+    for h in hidden[:last + 1]:
+        sk.arrow(h.top, (h.x, bar), head=False)
+    sk.arrow((hidden[0].x, bar), (hidden[last].x, bar), head=False, lw=1.6)
+    sk.text((hidden[0].x + hidden[last].x) / 2 - pitch / 2, bar + 0.12, "the real tokens", 8, color=GREY)
+    if last < T - 1:
+        sk.text(hidden[-1].x + pitch / 2 + 0.05, 2.3, "[PAD]: no pooler\nreads it", 8, ha="left", color=GREY)
+    y, bw, mid = 3.75, 2.3, (x0 + x1) / 2
+    xs = [mid - 2.6, mid, mid + 2.6]
+    pools = [("法一  [CLS] only\npooler: tanh(dense(h₀))", "linear"), ("法二  mean\nover the real tokens", "tensor"),
+             ("法三  max, per feature\nover the real tokens", "tensor")]
+    boxes = [sk.box(x, y, bw, f"{text}\n(B, {d_model})", kind) for x, (text, kind) in zip(xs, pools)]
+    cls = hidden[0].x - 0.17                                 # [CLS] goes up on its own path, beside the bar's
+    sk.arrow((cls, hidden[0].y + hidden[0].h / 2), (cls, boxes[0].y - boxes[0].h / 2))
+    for b in boxes[1:]:
+        foot = min(max(b.x, hidden[0].x), hidden[last].x)
+        sk.arrow((foot, bar), (b.x, bar), (b.x, b.y - b.h / 2))
+    sk.note(boxes[0].x - bw / 2 - 0.08, y, 'pool = "cls",\n"mean" or "max"', "right")
+    head = sk.box((x0 + x1) / 2, 4.95, 3.4, f"dropout, head: Linear {d_model} → {n_classes}", "linear")
+    sk.note(head.x - head.w / 2 - 0.1, head.y, "dropout\nhead", "right")
+    for b in boxes:
+        sk.arrow(b.top, (head.x + (b.x - head.x) * 0.35, head.y - head.h / 2))
+    sk.text(head.x + head.w / 2 + 0.15, head.y, "one of the three", 8, ha="left", color=GREY)
+    out = sk.box(head.x, 5.5, 3.4, f"logits (B, {n_classes})" + (": negative, positive" if n_classes == 2 else ""))
+    sk.arrow(head.top, out.bottom)

@@ -25,6 +25,10 @@ DIAGRAMS = {  # function -> strings its default figure must show
     "encoder_decoder": ["memory (B, S, 64)", "embedding + positions\n(B, T, 64)", "self_attn", "cross_attn",
                         "ln3",
                         "cross-attention\nq from the decoder, k, v from memory", "[CLS]", "三"],
+    "bert_classifier": ["[CLS]", "[SEP]", "[PAD]", "h₀", "h₈", "hidden\n(B, T, 128)",
+                        "法一  [CLS] only\npooler: tanh(dense(h₀))\n(B, 128)", "法二  mean\nover the real tokens\n(B, 128)",
+                        "法三  max, per feature\nover the real tokens\n(B, 128)", "dropout, head: Linear 128 → 2",
+                        "logits (B, 2): negative, positive"],
 }
 
 
@@ -83,6 +87,9 @@ def test_arguments_change_the_labels():
     assert "(B, T, 64),  T = 3" in texts(draw("bert_inputs", tokens=("[CLS]", "好", "[SEP]"), d_model=64))
     assert "token embedding + position embedding\n8 positions → (B, T, 64)" in texts(
         draw("gpt_block", d_model=64, n_heads=2, block_size=8, tokens="明月"))
+    shown = texts(draw("bert_classifier", tokens=("[CLS]", "好", "[SEP]"), d_model=64, n_classes=3))
+    assert "logits (B, 3)" in shown and "法二  mean\nover the real tokens\n(B, 64)" in shown
+    assert not any(t.startswith("[PAD]") for t in shown)  # no padding, no note about it
     assert "memory (B, S, 32)" in texts(draw("encoder_decoder", source="12", target=("[CLS]", "十", "二"),
                                              d_model=32, n_heads=2))
 
@@ -106,6 +113,8 @@ def test_bert_segments_follow_the_first_sep():
     (lambda: diagrams.encoder_decoder(source=()), "source is empty"),
     (lambda: diagrams.encoder_decoder(target=()), "target is empty"),
     (lambda: diagrams.gpt_block(block_size=3), "block_size"),
+    (lambda: diagrams.bert_classifier(tokens=()), "empty"),
+    (lambda: diagrams.bert_classifier(tokens=("房", "间")), "starts with \\[CLS\\]"),
 ])
 def test_bad_input_is_a_clear_error(call, match):
     with pytest.raises(ValueError, match=match):
