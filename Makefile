@@ -25,13 +25,23 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first and pinned: the CPU build. An unpinned torch would pull a CUDA build of several GB.
 	$(BIN)/python -m pip install -q torch==$(TORCH_VERSION) $(TORCH_PIP_ARGS)
-	$(BIN)/python -m pip install -q -e ".[lab,test]"
+	$(BIN)/python -m pip install -q -e ".[lab,test,grader]"
 	touch $@
 
 setup: $(VENV)/.installed
 
-lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+# JupyterLab with the course's own config folder: custom.css and the shipped CJK font served from it, so that
+# Chinese text renders in the browser even where the system has no CJK font.
+LAB_CONFIG := $(VENV)/jupyter-config
+FONT := course_lib/data/fonts/NotoSansCJKsc-Regular-subset.otf
+$(LAB_CONFIG)/custom/custom.css: tools/lab/custom.css $(FONT)
+	mkdir -p $(LAB_CONFIG)/custom
+	cp $(FONT) $(LAB_CONFIG)/custom/
+	cp tools/lab/custom.css $@
+
+lab: setup $(LAB_CONFIG)/custom/custom.css
+	JUPYTER_CONFIG_DIR=$(abspath $(LAB_CONFIG)) $(BIN)/jupyter lab --LabApp.custom_css=True --notebook-dir=notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # Unit tests, every master notebook under strict nbval on the foreign numeric path, the student edition:
 # two workers, one thread each, the longest chapters first (conftest.py).

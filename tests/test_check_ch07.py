@@ -246,9 +246,9 @@ class _GPTBlock(torch.nn.Module):
 
     def forward(self, x, need_weights=False):
         got, T = self.mistake, x.size(1)
-        mask = {"none": None, "tril-1": torch.ones(T, T, dtype=torch.bool).tril(-1),
-                "tril+1": torch.ones(T, T, dtype=torch.bool).tril(1), "inverted": ~gpt.causal_mask(T)
-                }.get(got.get("mask"), gpt.causal_mask(T))
+        ones = torch.ones(T, T, dtype=torch.bool, device=None if got.get("cpu_mask") else x.device)
+        mask = {"none": None, "tril-1": ones.tril(-1), "tril+1": ones.tril(1), "inverted": ~ones.tril()
+                }.get(got.get("mask"), ones.tril())
         drop = self.dropout
         if got.get("eval_dropout"):
             drop = lambda t: F.dropout(t, self.p)  # noqa: E731
@@ -259,12 +259,13 @@ class _GPTBlock(torch.nn.Module):
             x = self.ln1(x + drop(a))
             return self.ln2(x + self.ff(x)), w
         n1, n2 = (self.ln2, self.ln1) if got.get("swap") else (self.ln1, self.ln2)
-        a, w = self.attn(n1(x), mask=mask, need_weights=need_weights and not got.get("no_weights"))
-        x = (0 if got.get("no_residual") else x) + drop(a)
-        if got.get("inplace"):
-            x += self.ff(n2(x))
+        if got.get("positional"):
+            a, w = self.attn(n1(x), mask, need_weights=need_weights)
         else:
-            x = x + self.ff(n2(x))
+            a, w = self.attn(n1(x), mask=mask, need_weights=need_weights and not got.get("no_weights"))
+        x = (0 if got.get("no_residual") else x) + drop(a)
+        ff = self.ff(n2(x))
+        x = x + (drop(ff) if got.get("double_dropout") else ff)
         if got.get("final_norm"):
             x = n2(x)
         return (x.detach() if got.get("detach") else x), w
@@ -300,6 +301,9 @@ def test_block_reference_written_out_and_stub():
     ("in eval mode", gpt_block(eval_dropout=True)),
     ("never applies dropout", gpt_block(no_dropout=True)),
     ("carries no gradient", gpt_block(detach=True)),
+    ("applies self.dropout 2 times", gpt_block(double_dropout=True)),
+    ("on the CPU while its input is elsewhere", gpt_block(cpu_mask=True)),
+    ("pass the mask by keyword", gpt_block(positional=True)),
 ])
 def test_block_mistakes_are_named(phrase, cls):
     result = check.Block(cls)

@@ -189,7 +189,7 @@ class _Decoder(torch.nn.Module):
 
     def forward(self, x, memory, src_mask=None, need_weights=False):
         got = self.mistake
-        causal = None if got.get("no_causal") else attention.causal_mask(x.size(1))
+        causal = None if got.get("no_causal") else attention.causal_mask(x.size(1), None if got.get("cpu") else x.device)
         if got.get("no_padding"):
             src_mask = None
         if got.get("queries_from_memory"):
@@ -199,11 +199,12 @@ class _Decoder(torch.nn.Module):
             return a, (sw, cw)
         a, sw = self.self_attn(self.ln1(x), mask=causal, need_weights=need_weights)
         x = (0 if got.get("no_residual") else x) + self.dropout(a)
-        a, cw = self.cross_attn(self.ln2(x), context=x if got.get("self_twice") else memory,
-                                mask=None if got.get("self_twice") else src_mask,
+        cross_mask = causal if got.get("causal_in_cross") else None if got.get("self_twice") else src_mask
+        a, cw = self.cross_attn(self.ln2(x), context=x if got.get("self_twice") else memory, mask=cross_mask,
                                 need_weights=need_weights)
         x = (0 if got.get("no_cross_residual") else x) + self.dropout(a)
-        x = x + self.dropout(self.ff(self.ln3(x)))
+        ff = self.ff(self.ln3(x))
+        x = x + (ff if got.get("ff_undropped") else self.dropout(ff))
         return x, (sw, cw)
 
 
@@ -233,6 +234,9 @@ def test_decoder_block_reference_written_out_and_stub():
     ("around the cross-attention is missing", decoder_variant(no_cross_residual=True)),
     ("uses ReLU", decoder_variant(relu=True)),
     ("never applies dropout", decoder_variant(no_dropout=True)),
+    ("applies self.dropout 2 times", decoder_variant(ff_undropped=True)),
+    ("on the CPU while its input is elsewhere", decoder_variant(cpu=True)),
+    ("belongs to the self-attention", decoder_variant(causal_in_cross=True)),
 ])
 def test_decoder_block_mistakes_are_named(phrase, cls):
     result = check.DecoderBlock(cls)

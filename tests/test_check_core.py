@@ -63,6 +63,24 @@ def test_strict_mode_raises(monkeypatch):
     assert double(lambda x: x + 1, strict=False).status == "failed"
 
 
+@pytest.mark.parametrize("course_strict, grader, raises", [
+    (None, "autograde", True), (None, "validate", True), (None, None, False),
+    ("0", "autograde", False), ("1", None, True),
+])
+def test_nbgrader_kernels_are_strict_unless_told_otherwise(monkeypatch, course_strict, grader, raises):
+    for name, value in (("COURSE_STRICT", course_strict), ("NBGRADER_EXECUTION", grader)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    if raises:
+        with pytest.raises(AssertionError):
+            double(lambda x: x + 1)
+    else:
+        assert double(lambda x: x + 1).status == "failed"
+    assert double(lambda x: 2 * x).passed
+
+
 def test_a_broken_checker_does_not_raise():
     @exercise
     def broken(c):

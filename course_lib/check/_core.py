@@ -8,10 +8,13 @@ the common mistakes it recognises. The decorated check prints one line and retur
     ❌ softmax: you normalised over the wrong axis … — hint: …
     ⏳ softmax: not implemented yet — replace `raise NotImplementedError()` with your code
 
-It never raises, whatever the student's function returns or raises, unless strict mode is on
-(`strict=True`, or the environment variable COURSE_STRICT=1 that an autograder sets).
+It never raises, whatever the student's function returns or raises, unless strict mode is on: `strict=True`,
+the environment variable COURSE_STRICT=1, or — when COURSE_STRICT is not set at all — a kernel started by
+nbgrader's autograde or validate (which set NBGRADER_EXECUTION), so that a grader who forgets the variable
+cannot hand out marks for wrong answers. COURSE_STRICT=0 turns strict mode off even there.
 """
 import functools
+import inspect
 import os
 import traceback
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 STRICT_ENV = "COURSE_STRICT"
+GRADER_ENV = "NBGRADER_EXECUTION"  # "autograde" or "validate" in the kernels nbgrader starts
 
 
 class Fail(Exception):
@@ -50,10 +54,18 @@ class Result:
         pass  # the check already printed its line; show nothing more in a notebook
 
 
+def _code(fn):
+    """The code object of the student's own function, under any decorator (@torch.no_grad() …), or None."""
+    try:
+        return getattr(inspect.unwrap(fn), "__code__", None)
+    except ValueError:  # a __wrapped__ cycle
+        return None
+
+
 def _student_files(fn):
     """The source files of a student's function, or of every method of a student's class."""
     parts = vars(fn).values() if isinstance(fn, type) else [fn]
-    return {f.__code__.co_filename for f in parts if hasattr(f, "__code__")}
+    return {code.co_filename for code in map(_code, parts) if code is not None}
 
 
 def where(error, fn):
@@ -73,7 +85,7 @@ def _raised_in(error, fn):
     files, last = _student_files(fn), frames[-1]
     if isinstance(fn, type) and last.co_filename in files and last.co_name in vars(fn):
         return None  # one of the exercise's own methods
-    if not isinstance(fn, type) and len(frames) <= 2:
+    if not isinstance(fn, type) and (len(frames) <= 2 or last is _code(fn)):
         return None
     return getattr(last, "co_qualname", last.co_name).split("<locals>.")[-1]
 
@@ -156,9 +168,12 @@ class Checker:
 
 
 def _strict(strict):
-    if strict is None:
-        return os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-    return bool(strict)
+    if strict is not None:
+        return bool(strict)
+    value = os.environ.get(STRICT_ENV, "").strip().lower()
+    if value:
+        return value in ("1", "true", "yes", "on")
+    return bool(os.environ.get(GRADER_ENV))
 
 
 CHECKS = {}  # name -> check, for choose()

@@ -12,7 +12,11 @@ say *where* a module goes wrong before any list of known mistakes is consulted:
     padding_probe(...)              do masked (padded) keys still reach the output?
     dropout_probe(...)              is dropout off in eval mode, and on in train mode?
     gradient_probe(...)             do the gradients reach every parameter as in the reference?
+    dropout_calls(...)              is self.dropout applied as often as the exercise says?
+    device_probe(...)               does forward make its tensors (a mask…) on the input's device?
 """
+import copy
+
 import torch
 import torch.nn as nn
 
@@ -178,3 +182,40 @@ def gradient_probe(c, mine, reference, run, what="your module"):
         if not torch.allclose(g, want, atol=1e-4, rtol=1e-3):
             raise Fail(f"the gradient of `{name}` differs from the reference's although the outputs agree: "
                        "something in forward is detached or computed outside autograd (.data, .item(), numpy)")
+
+
+def dropout_calls(c, module, run, expected, what="your module", where="to each sub-layer's output"):
+    """run(module) calls forward once; module.dropout (the layout's nn.Dropout) must run `expected` times."""
+    c.count += 1
+    drop = getattr(module, "dropout", None)
+    if not isinstance(drop, nn.Dropout):
+        raise Fail(f"{what} has no `self.dropout = nn.Dropout(dropout)`, which the layout asks for")
+    calls = []
+    handle = drop.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        with torch.no_grad():
+            run(module)
+    finally:
+        handle.remove()
+    if len(calls) != expected:
+        raise Fail(f"{what} applies self.dropout {len(calls)} time{'s' * (len(calls) != 1)} in one forward, "
+                   f"the exercise {expected}: apply it {where}")
+
+
+def device_probe(c, module, *args, what="your forward"):
+    """Run a copy of the module on PyTorch's "meta" device (shapes only, no data): a tensor that forward
+    creates on the CPU (a mask built without device=) then collides with the input's device, as on a GPU."""
+    c.count += 1
+    try:
+        meta = copy.deepcopy(module).to("meta")
+        meta_args = [a.to("meta") if isinstance(a, torch.Tensor) else a for a in args]
+    except Exception:  # a module that cannot move: nothing to learn here
+        return
+    try:
+        with torch.no_grad():
+            meta(*meta_args)
+    except Exception as e:
+        if "device" in str(e) and ("cpu" in str(e) or "meta" in str(e)):
+            raise Fail(f"{what} makes a tensor on the CPU while its input is elsewhere (on a GPU this fails with "
+                       "'expected all tensors to be on the same device'): create it on the input's device, "
+                       "with device=x.device") from None

@@ -175,13 +175,22 @@ BLOCK_LAYOUT = ("ln1 = nn.LayerNorm(d_model); attn = MultiHeadAttention(d_model,
                 "ln2 = nn.LayerNorm(d_model); ff = FeedForward(d_model, dropout); dropout = nn.Dropout(dropout)")
 
 
-def _gpt_block(b, x, *, pre=True, residual=(True, True), swap=False, mask="causal", final_norm=False):
+def _gpt_block(b, x, *, pre=True, residual=(True, True), swap=False, mask="causal", final_norm=False,
+               stream="kept"):
     """The reference GPT block `b` (its weights) computed with one of the usual mistakes."""
     T = x.size(1)
     lower = attention.causal_mask(T)
     masks = {"causal": lower, "none": None, "no diagonal": lower.tril(-1), "inverted": ~lower}
     n1, n2 = (b.ln2, b.ln1) if swap else (b.ln1, b.ln2)
     att = lambda t: attention.MultiHeadAttention.forward(b.attn, t, mask=masks[mask], need_weights=True)[0]  # noqa: E731
+    if stream == "normalised":                     # x = ln(x), then x = x + sublayer(x)
+        x = n1(x)
+        x = x + att(x)
+        x = n2(x)
+        return x + b.ff(x)
+    if stream == "stale":                          # the second residual adds to the block's input
+        h = x + att(n1(x))
+        return x + b.ff(n2(h))
     if pre:
         x = x + att(n1(x)) if residual[0] else att(n1(x))
         x = x + b.ff(n2(x)) if residual[1] else b.ff(n2(x))
@@ -198,6 +207,10 @@ _BLOCK_MISTAKES = {
     "the residual connection around the feed-forward network is missing: add its output to x": dict(residual=(True, False)),
     "both residual connections are missing: each sub-layer's output is added to its input": dict(residual=(False, False)),
     "ln1 and ln2 are swapped: ln1 belongs to the attention, ln2 to the feed-forward network": dict(swap=True),
+    "the residual stream itself is normalised (x = ln1(x), then x + attention(x)): pre-LN feeds the sub-layer "
+    "a normalised copy and adds its output to the x that came in, unnormalised": dict(stream="normalised"),
+    "the feed-forward's output is added to the block's input: the second residual adds to x as the first one "
+    "left it (after the attention's addition)": dict(stream="stale"),
     "the causal mask is missing: every position attends to the whole sequence, the future included": dict(mask="none"),
     "position 0 attends to nothing: every position must see itself, so the mask's diagonal is True (the lower "
     "triangle with its diagonal, not below it)": dict(mask="no diagonal"),
@@ -235,7 +248,13 @@ def Block(c):
         x = torch.randn(B, T, d, generator=torch.Generator().manual_seed(seed))
         what = f"Block({d}, {h}) on x {(B, T, d)}"
         with torch.no_grad():
-            out, w = m.pair(c, m.forward(c, mine, x, need_weights=True, what=what), what)
+            try:
+                out, w = m.pair(c, m.forward(c, mine, x, need_weights=True, what=what), what)
+            except Fail as e:
+                if "Bool and Float" in str(e) or "Float and Bool" in str(e):
+                    raise Fail(f"{e} — pass the mask by keyword, self.attn(…, mask=mask): the second positional "
+                               "argument of MultiHeadAttention is `context`, the keys' source") from None
+                raise
             if isinstance(out, torch.Tensor) and out.shape == (B, T, d) and out.isnan().any():
                 _nan_positions(out, f"the output of {what}")
             out = c.tensor(out, shape=(B, T, d), dtype=torch.float32, what=f"the output of {what}")
@@ -261,8 +280,11 @@ def Block(c):
     theirs = m.randomize(ref.Block(16, 4), 5).eval()
     mine = m.load(c, m.build(c, cls, 16, 4), theirs, BLOCK_LAYOUT)
     x = torch.randn(2, 5, 16, generator=torch.Generator().manual_seed(5))
+    m.device_probe(c, mine, x, what="Block's forward")
     m.dropout_probe(c, lambda p: m.load(c, m.build(c, cls, 16, 4, p), theirs, BLOCK_LAYOUT),
                     lambda b: b(x)[0], what="Block")
+    m.dropout_calls(c, mine, lambda b: b(x), 1, what="Block", where="once, to the attention's output (FeedForward "
+                    "ends with a dropout of its own: do not wrap it in another)")
     m.gradient_probe(c, mine.train(), theirs.train(), lambda b: b(x)[0], what="Block")
 
 
@@ -328,11 +350,12 @@ def _generate(c, prompt, n, what, **kwargs):
         full = out[:, :T + i]                                    # what the model should have read at step i
         want = full[:, -block:]
         if fed.dim() != 2 or fed.size(0) != B:
-            raise Fail(f"at step {i} {what.split(' ')[0]} fed the model a tensor of shape {tuple(fed.shape)}: feed it "
+            raise Fail(f"at step {i} generate fed the model a tensor of shape {tuple(fed.shape)}: feed it "
                        f"(B, T) ids, all {B} rows at once")
         if fed.size(1) > block:
-            raise Fail(f"at step {i} {what.split(' ')[0]} fed {fed.size(1)} tokens to a model with block_size={block}: "
-                       "a GPT has positions for block_size tokens only — crop the context to the last block_size")
+            raise Fail(f"at step {i} generate fed {fed.size(1)} tokens to a model with block_size={block}: a GPT "
+                       "has positions for block_size tokens only — crop the context to the last block_size, along "
+                       "the time axis (the last one; cropping axis 0 would cut the batch)")
         if fed.shape == want.shape and torch.equal(fed, want):
             continue
         if fed.size(1) == min(block, full.size(1)) and torch.equal(fed, full[:, :block]):

@@ -223,8 +223,16 @@ def DecoderBlock(c):
         what = f"DecoderBlock({d}, {h}) on x {(B, T, d)}, memory {(B, S, d)}" + (
             " with a padding mask" if src_mask is not None else "")
         with torch.no_grad():
-            out, w = m.pair(c, m.forward(c, mine, x, memory, src_mask, need_weights=True, what=what), what,
-                            second="(self weights, cross weights)")
+            try:
+                out, w = m.pair(c, m.forward(c, mine, x, memory, src_mask, need_weights=True, what=what), what,
+                                second="(self weights, cross weights)")
+            except Fail as e:
+                if "must match the size" in str(e):
+                    raise Fail(f"{e} — the sizes T (the output so far) and S (the input) got mixed: the causal "
+                               "mask (T × T) belongs to the self-attention; the cross-attention takes its queries "
+                               "from ln2(x) and its keys and values from the memory, with the padding mask "
+                               "src_mask (… × S)") from None
+                raise
             if isinstance(out, torch.Tensor) and tuple(out.shape) == (B, S, d):
                 raise Fail(f"the output of {what} has shape {(B, S, d)}, one row per input position: the "
                            "cross-attention's queries come from the decoder (ln2(x)), its keys and values from "
@@ -260,8 +268,11 @@ def DecoderBlock(c):
     mine = m.load(c, m.build(c, cls, 16, 4), theirs, DECODER_LAYOUT)
     g = torch.Generator().manual_seed(5)
     x, memory = torch.randn(2, 5, 16, generator=g), torch.randn(2, 4, 16, generator=g)
+    m.device_probe(c, mine, x, memory, what="DecoderBlock's forward")
     m.dropout_probe(c, lambda p: m.load(c, m.build(c, cls, 16, 4, p), theirs, DECODER_LAYOUT),
                     lambda b: b(x, memory)[0], what="DecoderBlock")
+    m.dropout_calls(c, mine, lambda b: b(x, memory), 3, what="DecoderBlock",
+                    where="to each of the three sub-layers' outputs, before it is added")
     m.gradient_probe(c, mine.train(), theirs.train(), lambda b: b(x, memory)[0], what="DecoderBlock")
 
 
