@@ -70,3 +70,19 @@ def test_clear_errors():
         plot.attention(torch.rand(3, 3), list("ab"))
     with pytest.raises(ValueError, match="layers, heads"):
         plot.attention_layers(torch.rand(3, 3, 3), list("abc"))
+
+
+def test_lab_css_serves_the_shipped_font():
+    """`make lab` copies tools/lab/custom.css and the font beside each other; the CSS must name that file and
+    put the family last in JupyterLab's text, content and code font lists."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    css = (root / "tools" / "lab" / "custom.css").read_text()
+    font = re.search(r'url\("([^"]+)"\)', css).group(1)
+    assert (root / "course_lib" / "data" / "fonts" / font).is_file()
+    assert font in (root / "Makefile").read_text()
+    family = re.search(r'font-family: "([^"]+)"', css).group(1)
+    for var in ("--jp-ui-font-family", "--jp-content-font-family", "--jp-code-font-family-default"):
+        assert re.search(rf'{var}:[^;]*"{family}" !important;', css), var
