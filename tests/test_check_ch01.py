@@ -60,3 +60,8 @@ def test_sequence_logits():
 def test_garbage_never_raises(garbage):
     for name in check.ch01.__all__:
         assert getattr(check, name)(garbage).status == "failed"
+
+
+def test_a_float64_one_hot_is_caught():
+    result = check.one_hot(lambda ids, vocab_size: torch.nn.functional.one_hot(ids, vocab_size).double())
+    assert result.status == "failed" and "dtype torch.float64, expected torch.float32" in result.message

@@ -151,3 +151,12 @@ def test_strict_mode_raises(monkeypatch):
     monkeypatch.setenv("COURSE_STRICT", "1")
     with pytest.raises(AssertionError):
         check.softmax(lambda x: x)
+
+
+def test_an_in_place_softmax_is_caught():
+    def softmax(scores):
+        scores -= scores.amax(-1, keepdim=True)      # overwrites the caller's scores
+        e = scores.exp()
+        return e / e.sum(-1, keepdim=True)
+    result = check.softmax(softmax)
+    assert result.status == "failed" and "changed its input (argument 1) in place" in result.message

@@ -25,7 +25,8 @@ def _mutates(x):
 
 @pytest.mark.parametrize("fn,status,phrase", [
     (lambda x: 2 * x, "passed", "passed (1 checks)"),
-    (_mutates, "passed", "passed"),
+    (_mutates, "failed", "changed its input (argument 1) in place"),
+    (lambda x: (2 * x).double(), "failed", "has dtype torch.float64, expected torch.float32"),
     (_stub, "not_implemented", "not implemented yet"),
     (lambda x: None, "failed", "forget to `return`"),
     (lambda x: (2 * x).tolist(), "failed", "expected a torch.Tensor"),

@@ -98,6 +98,15 @@ def _describe(x):
     return f"a {type(x).__name__}"
 
 
+def _unchanged(after, before):
+    """Same shape and values (NaN where NaN was: a NaN never equals itself)."""
+    if after.shape != before.shape or after.dtype != before.dtype:
+        return False
+    if torch.equal(after, before):
+        return True
+    return after.is_floating_point() and torch.allclose(after, before, rtol=0, atol=0, equal_nan=True)
+
+
 class Checker:
     """Handed to a checker body. Counts the checks made and turns problems into messages."""
 
@@ -106,16 +115,25 @@ class Checker:
         self.count = 0
 
     def call(self, *args, **kwargs):
-        """Call the student's function on copies of the inputs (so it cannot change ours)."""
+        """Call the student's function on copies of the inputs (so it cannot change ours); fail if it changed
+        one of them in place (x += …, x.mul_(…)): in a notebook that would corrupt the caller's tensor."""
         args = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
         kwargs = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
+        given = [(f"argument {i + 1}", a, a.clone()) for i, a in enumerate(args) if isinstance(a, torch.Tensor)]
+        given += [(f"`{k}`", v, v.clone()) for k, v in kwargs.items() if isinstance(v, torch.Tensor)]
         try:
-            return self.fn(*args, **kwargs)
+            out = self.fn(*args, **kwargs)
         except NotImplementedError as e:
             raise _NotImplemented(_raised_in(e, self.fn)) from None
         except Exception as e:  # anything a student's code can raise becomes a message
             raise Fail(f"your {'class' if isinstance(self.fn, type) else 'function'} raised "
                        f"{type(e).__name__}{where(e, self.fn)}: {e}") from None
+        for name, after, before in given:
+            if not _unchanged(after, before):
+                raise Fail(f"your function changed its input ({name}) in place — an in-place operation such as "
+                           "x += …, x[...] = … or a method ending in _ (mul_, masked_fill_) overwrites the "
+                           "caller's tensor: compute a new tensor instead (x = x + …, masked_fill without _)")
+        return out
 
     def tensor(self, out, shape=None, dtype=None, what="your result"):
         """Check that `out` is a finite tensor of the expected shape (and dtype); return it."""
@@ -156,6 +174,10 @@ class Checker:
     def close(self, out, expected, mistakes=None, *, atol=1e-5, rtol=1e-4, what="your result", hint=""):
         """One counted check: `out` matches `expected`; otherwise name the mistake it matches."""
         self.count += 1
+        if out.is_floating_point() and expected.dtype == torch.float32 and out.dtype != torch.float32:
+            raise Fail(f"{what} has dtype {out.dtype}, expected torch.float32 (PyTorch's default, and the "
+                       f"reference's): a {out.dtype} result changes the dtype of everything computed from it, and "
+                       "float64 @ float32 fails — do not convert (.double(), dtype=torch.float64, numpy)")
         expected = expected.to(out.dtype) if out.is_floating_point() else expected
         if out.shape == expected.shape and torch.allclose(out.double(), expected.double(), atol=atol, rtol=rtol):
             return
