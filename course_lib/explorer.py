@@ -1,14 +1,13 @@
 """An attention explorer that works offline: pick a sentence, a layer, a head (or all heads) and a query.
 
-    explore(weights, tokens, names=None, title=None)
-      weights: one (L, h, T, T) tensor per sentence (a list), or a single (L, h, T, T) tensor
-      tokens:  one list of T labels per sentence (or a single list)
+    explorer.explore(weights, tokens)                     # one sentence: weights (L, h, T, T), T tokens
+    explorer.explore([w1, w2], [tokens1, tokens2], names=["first", "second"], item="poem", query=0)
 
-Built from ipywidgets and matplotlib only, nothing loads from the network (bertviz fetches its JavaScript from
-a CDN and shows nothing offline). The figure is drawn with matplotlib's Agg backend into an image widget, so
-it looks the same in JupyterLab, Colab and VS Code. The displayed output also carries a PNG of the first view
-and a fixed plain-text line: a stored notebook (GitHub, nbval) shows that picture, and nbval, which ignores
-images and widget models, has nothing that changes to compare.
+See explore() for every argument. Implementation notes: only ipywidgets and matplotlib, nothing from the
+network (bertviz fetches its JavaScript from a CDN and shows nothing offline); the picture is drawn with
+matplotlib's Agg backend into an image widget, so it looks the same in JupyterLab, Colab and VS Code; the
+displayed output also carries a PNG of the first view and a fixed text line, so a stored notebook (GitHub,
+nbval) shows that picture and nbval, which ignores images and widget models, has nothing changing to compare.
 """
 import io
 
@@ -87,10 +86,9 @@ def _png(fig):
     return buffer.getvalue()
 
 
-def build(weights, tokens, names=None, title=None, layer=None, head=ALL, query=None):
-    """The explorer as an ipywidgets.VBox, not displayed: .controls holds its four Dropdowns ("sentence",
-    "layer", "head", "query") and .image the picture, redrawn whenever a control changes. layer (default: the
-    last), head (default: all heads) and query (default: the last position) choose the first view."""
+def build(weights, tokens, names=None, title=None, layer=None, head=ALL, query=None, item="sentence"):
+    """The explorer of explore() as an ipywidgets.VBox, not displayed: .controls holds its four Dropdowns
+    ("sentence", "layer", "head", "query") and .image the picture, redrawn whenever a control changes."""
     import ipywidgets as widgets
 
     maps, labels, names = _sentences(weights, tokens, names)
@@ -101,7 +99,7 @@ def build(weights, tokens, names=None, title=None, layer=None, head=ALL, query=N
         raise ValueError(f"layer must be in 0..{L - 1}, head in 0..{H - 1} or {ALL!r}, query in 0..{last(0)}")
     queries = lambda s: [(f"{i}: {t}", i) for i, t in enumerate(labels[s])]  # noqa: E731
     controls = {
-        "sentence": widgets.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=0, description="sentence"),
+        "sentence": widgets.Dropdown(options=[(n, i) for i, n in enumerate(names)], value=0, description=item),
         "layer": widgets.Dropdown(options=list(range(L)), value=L - 1 if layer is None else layer, description="layer"),
         "head": widgets.Dropdown(options=[ALL, *range(H)], value=head, description="head"),
         "query": widgets.Dropdown(options=queries(0), value=last(0) if query is None else query, description="query"),
@@ -117,8 +115,9 @@ def build(weights, tokens, names=None, title=None, layer=None, head=ALL, query=N
 
     def new_sentence(change):
         busy.append(1)                       # one redraw, after the query list fits the new sentence
+        keep = controls["query"].value       # the same position if the new sentence has it, else its last
         controls["query"].options = queries(change["new"])
-        controls["query"].value = last(change["new"])
+        controls["query"].value = keep if keep <= last(change["new"]) else last(change["new"])
         busy.clear()
         draw()
 
@@ -128,20 +127,30 @@ def build(weights, tokens, names=None, title=None, layer=None, head=ALL, query=N
     draw()
     box = widgets.VBox([widgets.HBox([controls["sentence"], controls["layer"]]),
                         widgets.HBox([controls["head"], controls["query"]]), image])
-    box.controls, box.image, box.n = controls, image, (len(maps), L, H)
+    box.controls, box.image, box.n, box.item = controls, image, (len(maps), L, H), item
     return box
 
 
-def explore(weights, tokens, names=None, title=None, layer=None, head=ALL, query=None):
-    """Display the explorer (see the module's docstring and build()). Returns None."""
+def explore(weights, tokens, names=None, title=None, layer=None, head=ALL, query=None, item="sentence"):
+    """Show the attention of several sentences, live: four dropdowns choose what the picture shows.
+
+    weights: a list with one (L, h, T, T) tensor per sentence (T may differ between sentences), or one tensor
+    tokens:  a list with one list of T labels per sentence (or one list)
+    names:   the sentences' names in the first dropdown (default: their tokens joined)
+    title:   a title over the picture
+    layer, head, query: the first view — the last layer, all heads ("all heads", or a head's number) and
+             the last position by default; the query's row is framed, and with one head it is also drawn as bars
+    item:    what one entry is called in the first dropdown ("poem", "pair", …)
+    Returns None. A stored notebook keeps the picture of the first view.
+    """
     import base64
 
     from IPython.display import display
 
-    box = build(weights, tokens, names, title, layer, head, query)
+    box = build(weights, tokens, names, title, layer, head, query, item)
     n, L, H = box.n
     bundle = box._repr_mimebundle_() if hasattr(box, "_repr_mimebundle_") else {}
     bundle["image/png"] = base64.b64encode(box.image.value).decode()
-    bundle["text/plain"] = (f"attention explorer: {n} sentence{'s' * (n > 1)}, {L} layers × {H} heads "
+    bundle["text/plain"] = (f"attention explorer: {n} {item}{'s' * (n > 1)}, {L} layer{'s' * (L > 1)} × {H} heads "
                             "(live in Jupyter; a stored notebook shows its first view)")
     display(bundle, raw=True)

@@ -380,3 +380,14 @@ def test_generate_unpacking_hint():
             logits = model(ids[:, -model.block_size:])
             return torch.cat([ids, logits[:, -1].argmax(-1)[:, None]], 1)
     fails(check.generate(no_unpack), "returns a pair (logits, weights)")
+
+
+def test_generate_with_the_students_own_sample_next_passes():
+    """The notebook's generate calls the student's sample_next, which need not know temperature=0."""
+    @torch.no_grad()
+    def generate(model, ids, max_new_tokens, temperature=1.0, top_k=None, generator=None):
+        for _ in range(max_new_tokens):
+            logits, _ = model(ids[:, -model.block_size:])
+            ids = torch.cat([ids, student_sample(logits[:, -1], temperature, top_k, generator)[:, None]], dim=1)
+        return ids
+    assert check.generate(generate).status == "passed"

@@ -118,7 +118,7 @@ def test_garbage(garbage):
 
 # ---------------------------------------------------------------- greedy_decode
 def loop(model, src, src_real, bos_id, eos_id, max_len, *, only_last=False, first=False, keep_bos=False,
-         no_stop=False, no_pad=False, no_bos=False, stop_any=False, done_first=False, sample=False):
+         no_stop=False, no_pad=False, no_bos=False, stop_any=False, done_first=False, sample=False, row0=False):
     """A hand-written greedy loop with switches for the usual mistakes."""
     memory, _ = model.encode(src, src_real)
     out = torch.full((src.size(0), 1), bos_id if not no_bos else 5)
@@ -134,7 +134,7 @@ def loop(model, src, src_real, bos_id, eos_id, max_len, *, only_last=False, firs
             nxt = nxt.masked_fill(done, 0)
         out = torch.cat([out, nxt[:, None]], dim=1)
         done |= nxt == eos_id
-        if (done.any() if stop_any else done.all()) and not no_stop:
+        if (done.any() if stop_any else done[0] if row0 else done.all()) and not no_stop:
             break
     return out if keep_bos else out[:, 1:]
 
@@ -155,6 +155,7 @@ def test_greedy_decode_reference_and_stub():
     (dict(stop_any=True), "stop only when ALL rows have ended"),
     (dict(done_first=True), "lost their end token"),
     (dict(sample=True), "it does not sample"),
+    (dict(row0=True), "stops when row 0 has produced its end token"),
 ])
 def test_greedy_decode_wrong(kw, phrase):
     fails(check.greedy_decode(lambda *a: loop(*a, **kw)), phrase)

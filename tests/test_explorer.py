@@ -36,7 +36,7 @@ def test_every_control_redraws_and_a_new_sentence_resets_the_query():
         assert box.image.value not in seen, name
         seen.add(box.image.value)
     box.controls["sentence"].value = 1
-    assert box.controls["query"].value == 3 and len(box.controls["query"].options) == 4
+    assert box.controls["query"].value == 2 and len(box.controls["query"].options) == 4   # query 2 kept
     assert box.image.value not in seen
 
 
@@ -66,3 +66,10 @@ def test_bad_input_is_a_clear_error(args, match):
 def test_a_view_out_of_range_is_a_clear_error():
     with pytest.raises(ValueError, match="layer must be in 0..1"):
         explorer.build(weights(), TOKENS, layer=2)
+
+
+def test_a_query_beyond_the_new_sentence_moves_to_its_last_position():
+    box = explorer.build([weights()[0], weights(B=1, T=4)[0]], [TOKENS[0], list("床前明月")], item="poem")
+    assert box.controls["query"].value == 5 and box.controls["sentence"].description == "poem"
+    box.controls["sentence"].value = 1
+    assert box.controls["query"].value == 3

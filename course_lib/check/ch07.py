@@ -376,12 +376,12 @@ def generate(c):
     logits with sample_next, append, repeat. Reference: course_lib.gpt.generate."""
     prompt = torch.tensor([[0, 3, 5, 2], [4, 4, 1, 7], [9, 10, 6, 8]])
     n = 5
-    what = "generate(model, prompt (3, 4), 5, temperature=0)"
-    out = _generate(c, prompt, n, what, temperature=0)
+    what = "generate(model, prompt (3, 4), 5, temperature=0.001)"          # ~greedy; 0 is no valid temperature
+    out = _generate(c, prompt, n, what, temperature=0.001, generator=torch.Generator().manual_seed(0))
     c.close(out, _greedy(prompt, n), mistakes={
         "the next token came from the first position's logits: the prediction for the next token is the "
         "last position's": _greedy(prompt, n, position=0),
-    }, what=what, hint="with temperature=0 every step must pick the most likely token after the last one — "
+    }, what=what, hint="with a temperature near 0 every step must pick the most likely token after the last one — "
        "pass temperature on to sample_next")
     what = "generate(model, prompt (3, 4), 5, top_k=1)"
     out = _generate(c, prompt, n, what, top_k=1, generator=torch.Generator().manual_seed(0))

@@ -326,6 +326,18 @@ def greedy_decode(c):
     }, what="your result", hint="encode once; at each step decode everything written so far, take the most likely next token "
             "of the last position, append it, and stop when every row has ended")
 
+    first = torch.tensor([2, 0, 1])                  # the same rows, the shortest first: row 0 ends first
+    model = _CopyModel()
+    out = c.call(model, src[first], src_real[first], model.BOS, model.EOS, 8)
+    out = out[0] if isinstance(out, (tuple, list)) and len(out) == 2 and isinstance(out[0], torch.Tensor) else out
+    out = c.tensor(out, what="your result when row 0 ends first")
+    if out.dim() == 2 and out.size(0) == 3 and out.size(1) < expected.size(1) \
+            and torch.equal(out, expected[first][:, :out.size(1)]):
+        raise Fail("your loop stops when row 0 has produced its end token: the other rows are still being "
+                   "written — stop only when every row has ended")
+    c.close(out, expected[first], what="your result when row 0 ends first",
+            hint="every row must be treated alike: keep one `done` flag per row")
+
     torch.manual_seed(0)
     real = ref.Seq2Seq(12, max_len=16, d_model=16, n_heads=2, n_layers=1).eval()
     src = torch.randint(5, 12, (2, 5))
