@@ -18,14 +18,14 @@ export PYTHONHASHSEED := 0
 NUMERICS ?= $$($(BIN)/python tools/numeric_spread.py --foreign)
 RECORD_NUMERICS := env -u ATEN_CPU_CAPABILITY -u MKL_CBWR
 
-.PHONY: setup lab test unit student execute sync clean
+.PHONY: setup lab test unit student execute sync site clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first and pinned: the CPU build. An unpinned torch would pull a CUDA build of several GB.
 	$(BIN)/python -m pip install -q torch==$(TORCH_VERSION) $(TORCH_PIP_ARGS)
-	$(BIN)/python -m pip install -q -e ".[lab,test,grader]"
+	$(BIN)/python -m pip install -q -e ".[lab,test,grader,site]"
 	touch $@
 
 setup: $(VENV)/.installed
@@ -57,6 +57,10 @@ student: setup
 
 execute: setup
 	$(RECORD_NUMERICS) $(BIN)/python -m course_lib.editions execute $(NB)
+
+# The course as a website, from the masters and their stored outputs: build/site/index.html (tools/site.py).
+site: setup
+	$(BIN)/python tools/site.py build/site
 
 sync: setup
 	$(BIN)/python -m course_lib.editions sync $(NB)
