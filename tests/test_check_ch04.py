@@ -33,7 +33,7 @@ def split(fn):
     ("head axis must come before T", split(lambda x, B, T, d, h, dh: x.view(B, T, h, dh))),
     ("wrong axis", split(lambda x, B, T, d, h, dh: x.view(B, h, T, dh))),
     ("round-robin", split(lambda x, B, T, d, h, dh: x.view(B, T, dh, h).permute(0, 3, 1, 2))),
-    ("last two axes are swapped", split(lambda x, B, T, d, h, dh: x.view(B, T, h, dh).permute(0, 2, 3, 1))),
+    ("each head must hold one d_head-vector per token", split(lambda x, B, T, d, h, dh: x.view(B, T, h, dh).permute(0, 2, 3, 1))),
     ("the wrong way round", split(lambda x, B, T, d, h, dh: x.view(B, T, dh, h).transpose(1, 2))),
     ("d_model // n_heads", split(lambda x, B, T, d, h, dh: x.view(B, T, h, d / h).transpose(1, 2))),
     ("d_model // n_heads", split(lambda x, B, T, d, h, dh: x.reshape(B, T, h, d / h).transpose(1, 2))),

@@ -162,3 +162,30 @@ def test_bert_embeddings_reference_and_a_written_out_one_pass():
 def test_bert_embeddings_mistakes_are_named(phrase, cls):
     result = check.BertEmbeddings(cls)
     assert result.status == "failed" and phrase in result.message, result.message
+
+
+def test_segment_ids_alternatives_pass():
+    """Right answers written differently: a loop over each row, and cumsum minus the separators."""
+    def per_row(ids, sep_id, pad_id=0):
+        out = torch.zeros_like(ids)
+        for b, row in enumerate(ids.tolist()):
+            seen = 0
+            for t, token in enumerate(row):
+                out[b, t] = 1 if seen >= 1 and token != pad_id else 0
+                seen += token == sep_id
+        return out
+
+    def cumsum_minus(ids, sep_id, pad_id=0):
+        is_sep = (ids == sep_id).long()
+        return ((is_sep.cumsum(1) - is_sep).clamp(max=1) * (ids != pad_id)).long()
+
+    assert check.segment_ids(per_row).status == "passed"
+    assert check.segment_ids(cumsum_minus).status == "passed"
+
+
+def test_segment_ids_with_fixed_special_ids_is_named():
+    def fixed(ids, sep_id, pad_id=0):
+        is_sep = (ids == 3).long()
+        return (((is_sep.cumsum(1) - is_sep) >= 1) & (ids != 0)).long()
+    result = check.segment_ids(fixed)
+    assert result.status == "failed" and "use the arguments sep_id and pad_id" in result.message

@@ -27,6 +27,8 @@ def _mutates(x):
     (lambda x: 2 * x, "passed", "passed (1 checks)"),
     (_mutates, "failed", "changed its input (argument 1) in place"),
     (lambda x: (2 * x).double(), "failed", "has dtype torch.float64, expected torch.float32"),
+    (lambda x: (2 * x, x), "failed", "a tuple of 2 tensors, expected one tensor"),
+    (lambda x: torch.full_like(x, float("-inf")), "failed", "contains -inf"),
     (_stub, "not_implemented", "not implemented yet"),
     (lambda x: None, "failed", "forget to `return`"),
     (lambda x: (2 * x).tolist(), "failed", "expected a torch.Tensor"),
@@ -109,3 +111,12 @@ def test_an_unfinished_helper_is_named():
 
     result = double(uses_helper)
     assert result.status == "not_implemented" and "calls `helper`" in result.message
+
+
+def test_close_explains_a_shape_mismatch():
+    @exercise
+    def plus_one(c):
+        c.close(c.tensor(c.call(torch.zeros(2, 3))), torch.ones(2, 3), what="your sum")
+
+    result = plus_one(lambda x: (x + 1).sum(0), quiet=True)
+    assert result.status == "failed" and "your sum has shape (3,), expected (2, 3)" in result.message

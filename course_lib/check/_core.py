@@ -140,6 +140,10 @@ class Checker:
         if out is None:
             raise Fail(f"{what} is None — did you forget to `return` it?")
         if not isinstance(out, torch.Tensor):
+            if isinstance(out, (list, tuple)) and out and all(isinstance(t, torch.Tensor) for t in out):
+                raise Fail(f"{what} is a {type(out).__name__} of {len(out)} tensors, expected one tensor: join "
+                           "pieces built one at a time with torch.stack (a new axis) or torch.cat (an existing "
+                           "one) — or did you return a pair where one tensor is asked for?")
             hint = " (wrap it with torch.tensor(...) or use torch operations)" if isinstance(
                 out, (list, tuple, int, float)) or type(out).__module__ == "numpy" else ""
             raise Fail(f"{what} is {_describe(out)}, expected a torch.Tensor{hint}")
@@ -161,6 +165,10 @@ class Checker:
         if out.is_floating_point():
             if torch.isnan(out).any():
                 raise Fail(f"{what} contains NaN — look for 0/0, inf - inf or exp() of a huge number")
+            if torch.isneginf(out).any() and not torch.isposinf(out).any():
+                raise Fail(f"{what} contains -inf — usually a masked_fill(…, -inf) that left nothing real: a "
+                           "max or a row over positions that are all masked; check which positions your mask "
+                           "selects (True where?)")
             if torch.isinf(out).any():
                 raise Fail(f"{what} contains inf — look for exp() overflowing or a division by zero")
         return out
@@ -179,6 +187,8 @@ class Checker:
                        f"reference's): a {out.dtype} result changes the dtype of everything computed from it, and "
                        "float64 @ float32 fails — do not convert (.double(), dtype=torch.float64, numpy)")
         expected = expected.to(out.dtype) if out.is_floating_point() else expected
+        if out.shape != expected.shape and not any(out.shape == w.shape for w in (mistakes or {}).values()):
+            raise Fail(f"{what} has shape {tuple(out.shape)}, expected {tuple(expected.shape)}")
         if out.shape == expected.shape and torch.allclose(out.double(), expected.double(), atol=atol, rtol=rtol):
             return
         for message, wrong in (mistakes or {}).items():

@@ -43,8 +43,10 @@ def split_heads(c):
                 raise Fail(f"your result has shape {got} = (B, T, h, d_head): the head axis must come before T "
                            "— hint: .transpose(1, 2) after the view")
             if got == (B, h, dh, T) and dh != T:
-                raise Fail(f"your result has shape {got} = (B, h, d_head, T): the last two axes are swapped; "
-                           "each head holds one d_head-vector per token, (B, h, T, d_head)")
+                raise Fail(f"your result has shape {got} = (B, h, d_head, T): each head must hold one d_head-vector "
+                           "per token, (B, h, T, d_head) — view x as (B, T, h, d_head) first, then move the head axis "
+                           "in front of T (a view straight to (B, h, d_head, T) has mixed the features already, and "
+                           "no transpose afterwards undoes that)")
             if got == (B, dh, T, h) and dh != h:
                 raise Fail(f"your result has shape {got}: you split d_model into (n_heads, d_head) the wrong way "
                            "round — view(B, T, n_heads, d_model // n_heads), then transpose(1, 2)")

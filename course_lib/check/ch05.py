@@ -46,9 +46,10 @@ def segment_ids(c):
         hint="a position belongs to sentence B once a [SEP] has come before it; count the [SEP]s seen so far "
              "along the sequence, and keep padding at 0")
     c.expect(out.dtype == torch.long, f"your segment ids have dtype {out.dtype}: use .long() (torch.int64)")
-    other = torch.tensor([[CLS, 20, 21, 1, SEP, 22, SEP, 0]])
-    out = c.tensor(c.call(other, SEP, 1), shape=(1, 8), what="your segment ids (pad_id=1)")
-    c.close(out.long(), ref.segment_ids(other, SEP, 1), what="your segment ids with pad_id=1",
+    # The documented form with other special ids: [SEP] = 5, [PAD] = 1, and 3 and 0 as ordinary tokens.
+    other = torch.tensor([[CLS, 20, 3, 5, 0, 22, 5, 1, 1]])
+    out = c.tensor(c.call(other, 5, 1), shape=(1, 9), what="your segment ids (sep_id=5, pad_id=1)")
+    c.close(out.long(), ref.segment_ids(other, 5, 1), what="your segment ids with sep_id=5, pad_id=1",
             hint="use the arguments sep_id and pad_id, not fixed numbers")
 
 
