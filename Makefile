@@ -58,9 +58,9 @@ student: setup
 execute: setup
 	$(RECORD_NUMERICS) $(BIN)/python -m course_lib.editions execute $(NB)
 
-# The course as a website, from the masters and their stored outputs: build/site/index.html (tools/site.py).
+# The course as a website, from the masters and their stored outputs: build/site/index.html (tools/build_site.py).
 site: setup
-	$(BIN)/python tools/site.py build/site
+	$(BIN)/python tools/build_site.py build/site
 
 sync: setup
 	$(BIN)/python -m course_lib.editions sync $(NB)

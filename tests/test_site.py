@@ -35,7 +35,7 @@ def refs(page):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, str(ROOT / "tools" / "site.py"), str(out)], check=True, capture_output=True,
+    subprocess.run([sys.executable, str(ROOT / "tools" / "build_site.py"), str(out)], check=True, capture_output=True,
                    timeout=600)
     return out
 

@@ -23,8 +23,8 @@ def causal_mask(c):
             lower = ref.causal_mask(T)
             if out.is_floating_point() and (torch.isinf(out).any() or bool((out <= -1e4).any())):
                 raise Fail("you returned an additive float mask (0 where allowed, -inf or a large negative number "
-                           "where blocked); the course's masks are bool: True = may attend — hint: "
-                           "torch.ones(T, T, dtype=torch.bool).tril()")
+                           "where blocked); the course's masks are bool: True = may attend — hint: build a "
+                           "boolean tensor from the start and keep its lower triangle")
             if torch.equal(out != 0, lower):
                 raise Fail(f"right pattern, but dtype {out.dtype}: the course's masks are bool "
                            "(True = may attend) — hint: add .bool() or build it with dtype=torch.bool")

@@ -40,7 +40,8 @@ def cross_attention(c):
                    "from the decoder (x @ Wq); only the keys and values come from the encoder's memory")
     if isinstance(weights, torch.Tensor) and weights.shape == (B, S, T):
         raise Fail("weights has shape (B, S, T); it must be (B, T, S): rows = output positions (queries), "
-                   "columns = input positions (keys) — hint: q @ k.transpose(-2, -1)")
+                   "columns = input positions (keys) — hint: the queries go on the left of the product, the "
+                   "transposed keys on the right")
     q, k, v = x @ Wq, memory @ Wk, memory @ Wv
     scores = q @ k.transpose(-2, -1) / math.sqrt(dk)
     mask = src_real[:, None, :]

@@ -1,9 +1,9 @@
 """Build the course website from the masters and their stored outputs (no re-execution): `make site`.
 
-    python tools/site.py [OUT]            # default build/site; then open OUT/index.html, or serve OUT anywhere
+    python tools/build_site.py [OUT]            # default build/site; then open OUT/index.html, or serve OUT anywhere
 
 The tool is Sphinx with MyST-NB (notebooks as pages) and the Furo theme; this script only prepares its
-sources in build/site-src: site/ (conf.py, index.md, _static), and a copy of every chapter with an
+sources in build/site-src: website/ (conf.py, index.md, _static), and a copy of every chapter with an
 "Open in Colab" link at the top (built from pyproject.toml's Repository URL, branch main) , without stored
 widget state and without the tests' `# NBVAL_IGNORE_OUTPUT` lines. Into _static it copies the course's CJK font and MathJax 3 (from the django-static-mathjax
 wheel, a plain copy of MathJax), so the site loads nothing from the network.
@@ -67,7 +67,7 @@ def mathjax(dst):
 def prepare(src):
     if src.exists():
         shutil.rmtree(src)
-    shutil.copytree(ROOT / "site", src)
+    shutil.copytree(ROOT / "website", src)
     owner, name = repository()
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     for path in notebooks:

@@ -1,4 +1,4 @@
-"""Sphinx configuration of the course website; `make site` (tools/site.py) copies it beside the notebooks."""
+"""Sphinx configuration of the course website; `make site` (tools/build_site.py) copies it beside the notebooks."""
 project = "From One-Hot to GPT"
 author = "the course's authors"
 copyright = "the course's authors; data and font licences in course_lib/data/SOURCES.md"
