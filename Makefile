@@ -6,6 +6,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 NB ?= $(NOTEBOOKS)
 STUDENT_DIR ?= student
 LAB_ARGS ?=
+LAB_DIR ?= notebooks
 TORCH_VERSION ?= 2.13.0
 # e.g. --index-url https://download.pytorch.org/whl/cpu where PyPI's torch would be a CUDA build
 TORCH_PIP_ARGS ?=
@@ -18,7 +19,7 @@ export PYTHONHASHSEED := 0
 NUMERICS ?= $$($(BIN)/python tools/numeric_spread.py --foreign)
 RECORD_NUMERICS := env -u ATEN_CPU_CAPABILITY -u MKL_CBWR
 
-.PHONY: setup lab test unit student execute sync site clean
+.PHONY: setup lab lab-zh test unit student zh execute sync site clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +41,7 @@ $(LAB_CONFIG)/custom/custom.css: tools/lab/custom.css $(FONT)
 	cp tools/lab/custom.css $@
 
 lab: setup $(LAB_CONFIG)/custom/custom.css
-	JUPYTER_CONFIG_DIR=$(abspath $(LAB_CONFIG)) $(BIN)/jupyter lab --LabApp.custom_css=True --notebook-dir=notebooks \
+	JUPYTER_CONFIG_DIR=$(abspath $(LAB_CONFIG)) $(BIN)/jupyter lab --LabApp.custom_css=True --notebook-dir=$(LAB_DIR) \
 		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # Unit tests, every master notebook under strict nbval on the foreign numeric path, the student edition:
@@ -58,6 +59,15 @@ student: setup
 execute: setup
 	$(RECORD_NUMERICS) $(BIN)/python -m course_lib.editions execute $(NB)
 
+# The Chinese edition (中文版), generated from the masters and translations/zh/: zh/ (with the masters' outputs)
+# and its student edition student-zh/. `python -m course_lib.translations check` lists what needs translating.
+zh: setup
+	$(BIN)/python -m course_lib.translations build zh --student student-zh
+
+# The Chinese edition in JupyterLab: the student edition student-zh/ (built by `make zh`).
+lab-zh: zh
+	$(MAKE) lab LAB_DIR=student-zh
+
 # The course as a website, from the masters and their stored outputs: build/site/index.html (tools/build_site.py).
 site: setup
 	$(BIN)/python tools/build_site.py build/site
@@ -66,6 +76,6 @@ sync: setup
 	$(BIN)/python -m course_lib.editions sync $(NB)
 
 clean:
-	rm -rf $(VENV) $(STUDENT_DIR) build *.egg-info
+	rm -rf $(VENV) $(STUDENT_DIR) zh student-zh build *.egg-info
 	find . -name __pycache__ -prune -exec rm -rf {} +
 	find . -name .ipynb_checkpoints -prune -exec rm -rf {} +

@@ -1,5 +1,6 @@
-"""`make site`: every chapter has a page with its Colab link, every image and internal link resolves, and
-nothing loads from the network (scripts, styles, images, fonts, math all local)."""
+"""`make site`: every chapter has a page in English and in Chinese with its Colab link and a link to the other
+language, every image and internal link resolves, and nothing loads from the network (scripts, styles, images,
+fonts, math all local)."""
 import re
 import subprocess
 import sys
@@ -26,6 +27,10 @@ class Refs(HTMLParser):
                 self.refs.append((tag, name, value, dict(attrs).get("rel", "")))
 
 
+def pages(site):
+    return [p for p in site.rglob("*.html") if "_static" not in p.parts]
+
+
 def refs(page):
     parser = Refs()
     parser.feed(page.read_text(encoding="utf-8"))
@@ -50,11 +55,18 @@ def test_every_chapter_has_a_page_with_its_colab_link(site):
         colab = f"https://colab.research.google.com/github/YOUR-ORG/from-one-hot-to-gpt/blob/main/notebooks/{name}.ipynb"
         assert colab in page.read_text(encoding="utf-8"), name
         assert "NBVAL_IGNORE_OUTPUT" not in page.read_text(encoding="utf-8")
+        assert f'href="zh/{name}.html"' in page.read_text(encoding="utf-8"), f"{name}: no link to the Chinese page"
+        zh = site / "zh" / f"{name}.html"
+        assert zh.exists(), f"zh/{name}"
+        text = zh.read_text(encoding="utf-8")
+        assert colab in text and f'href="../{name}.html"' in text, f"zh/{name}: links"
+        assert sum("\u4e00" <= ch <= "\u9fff" for ch in text) > 300, f"zh/{name} is not in Chinese"
+    assert 'href="zh/index.html"' in index and 'href="../index.html"' in (site / "zh" / "index.html").read_text()
 
 
 @pytest.mark.xdist_group("site")
 def test_images_and_internal_links_resolve(site):
-    for page in site.glob("*.html"):
+    for page in pages(site):
         for tag, name, value, _ in refs(page):
             url = urlsplit(value)
             if url.scheme or value.startswith(("#", "mailto:")):
@@ -65,7 +77,7 @@ def test_images_and_internal_links_resolve(site):
 
 @pytest.mark.xdist_group("site")
 def test_nothing_loads_from_the_network(site):
-    for page in site.glob("*.html"):
+    for page in pages(site):
         for tag, name, value, rel in refs(page):
             loads = tag in ("script", "img", "iframe", "source", "embed", "object") or (tag == "link" and name == "href"
                                                                                        and "stylesheet" in rel)
@@ -75,7 +87,7 @@ def test_nothing_loads_from_the_network(site):
         text = css.read_text(encoding="utf-8", errors="replace")
         assert not re.search(r"url\(\s*['\"]?(https?:)?//", text), f"{css}: a url() from the network"
         assert "@import" not in text or not re.search(r"@import\s+(url\()?['\"]?(https?:)?//", text), css
-    assert (site / "_static" / "mathjax" / "tex-svg.js").exists()
+    assert (site / "_static" / "mathjax" / "tex-svg.js").exists() and (site / "zh" / "_static" / "mathjax").is_dir()
     assert (site / "_static" / "NotoSansCJKsc-Regular-subset.otf").exists()
 
 
