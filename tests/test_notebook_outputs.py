@@ -99,3 +99,13 @@ def test_progress_bars_and_figures_leave_a_fixed_text_in_a_notebook():
     assert texts == ["demo: 30 steps", "<Figure>"], texts
     assert "application/vnd.jupyter.widget-view+json" in outputs[0].data
     assert not any(o.output_type == "stream" for o in outputs), outputs
+
+
+@pytest.mark.parametrize("path", MASTERS, ids=[p.stem[:2] for p in MASTERS])
+def test_cells_stay_short(path):
+    """One idea per cell (COURSE_DESIGN.md): at most 250 words of prose, at most 30 lines of code."""
+    for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        if cell.cell_type == "markdown":
+            assert len(cell.source.split()) <= 250, f"{path.name} cell {i}: {len(cell.source.split())} words"
+        else:
+            assert len(cell.source.splitlines()) <= 30, f"{path.name} cell {i}: {len(cell.source.splitlines())} lines"
