@@ -98,6 +98,10 @@ def _describe(x):
     return f"a {type(x).__name__}"
 
 
+def _near(out, expected, atol, rtol):
+    return out.shape == expected.shape and torch.allclose(out.double(), expected.double(), atol=atol, rtol=rtol)
+
+
 def _unchanged(after, before):
     """Same shape and values (NaN where NaN was: a NaN never equals itself)."""
     if after.shape != before.shape or after.dtype != before.dtype:
@@ -179,6 +183,15 @@ class Checker:
         if not condition:
             raise Fail(message)
 
+    def name_mistake(self, out, expected, mistakes, *, atol=1e-5, rtol=1e-4):
+        """If `out` is not `expected` but one of the known `mistakes` ({message: wrong output}), fail with its
+        message; otherwise return (so a check can name a mistake before it probes where the answer is wrong)."""
+        if _near(out, expected, atol, rtol):
+            return
+        for message, wrong in (mistakes or {}).items():
+            if _near(out, wrong, atol, rtol):
+                raise Fail(message)
+
     def close(self, out, expected, mistakes=None, *, atol=1e-5, rtol=1e-4, what="your result", hint=""):
         """One counted check: `out` matches `expected`; otherwise name the mistake it matches."""
         self.count += 1
@@ -189,11 +202,9 @@ class Checker:
         expected = expected.to(out.dtype) if out.is_floating_point() else expected
         if out.shape != expected.shape and not any(out.shape == w.shape for w in (mistakes or {}).values()):
             raise Fail(f"{what} has shape {tuple(out.shape)}, expected {tuple(expected.shape)}")
-        if out.shape == expected.shape and torch.allclose(out.double(), expected.double(), atol=atol, rtol=rtol):
+        if _near(out, expected, atol, rtol):
             return
-        for message, wrong in (mistakes or {}).items():
-            if out.shape == wrong.shape and torch.allclose(out.double(), wrong.double(), atol=atol, rtol=rtol):
-                raise Fail(message)
+        self.name_mistake(out, expected, mistakes, atol=atol, rtol=rtol)
         err = (out.double() - expected.double()).abs().max().item() if out.shape == expected.shape else None
         detail = f" (largest difference {err:.3g})" if err is not None else ""
         raise Fail(f"{what} differs from the reference{detail}" + (f" — hint: {hint}" if hint else ""))

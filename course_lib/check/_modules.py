@@ -20,7 +20,7 @@ import copy
 import torch
 import torch.nn as nn
 
-from ._core import Fail, _NotImplemented, _raised_in, where
+from ._core import Fail, _NotImplemented, _raised_in, _unchanged, where
 
 
 def build(c, cls, *args, **kwargs):
@@ -90,7 +90,7 @@ def forward(c, module, *args, what="your forward", **kwargs):
     except Exception as e:
         raise Fail(f"{what} raised {type(e).__name__}{where(e, type(module))}: {e}") from None
     for given, kept in zip(copies, args):
-        if isinstance(given, torch.Tensor) and not torch.equal(given, kept):
+        if isinstance(given, torch.Tensor) and not _unchanged(given, kept):
             raise Fail(f"{what} changed its input in place (x += … or an in-place method such as add_): the "
                        "caller's tensor is overwritten — write x = x + … instead")
     return out
