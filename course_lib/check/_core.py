@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ._diagnose import explain, explain_error
+
 STRICT_ENV = "COURSE_STRICT"
 GRADER_ENV = "NBGRADER_EXECUTION"  # "autograde" or "validate" in the kernels nbgrader starts
 
@@ -98,6 +100,38 @@ def _describe(x):
     return f"a {type(x).__name__}"
 
 
+def _meaning(error):
+    """ — what the error usually means, or "" when it is not one the course knows."""
+    text = explain_error(error)
+    return f" — {text}" if text else ""
+
+
+def shape_note(got, want):
+    """Why a result of shape `got` may not have shape `want`, as " — …", or ""."""
+    got, want = tuple(got), tuple(want)
+    if len(got) == len(want) >= 2 and got[:-2] + got[-2:][::-1] == want:
+        return " — it looks transposed (last two axes swapped)"
+    if sorted(got) == sorted(want):
+        return " — the right sizes in the wrong order: check which axis is which"
+    if [n for n in got if n != 1] == [n for n in want if n != 1]:
+        return (" — an extra axis of size 1: drop keepdim=True or squeeze it" if len(got) > len(want)
+                else " — an axis of size 1 is missing: did you squeeze() it away?")
+    if len(got) == len(want) - 1 and got == want[1:]:
+        return " — the first axis (the batch) is missing: index [0] somewhere, or a sum or mean over it?"
+    if len(got) == len(want) - 1:
+        return " — one axis too few: a sum, mean or max that should keep its axis, or an index that drops one"
+    if len(got) == len(want) + 1:
+        return " — one axis too many: a missing reduction, or unsqueeze / [:, None] where none is needed"
+    if len(got) == len(want):
+        diff = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
+        if len(diff) == 1:
+            i = diff[0]
+            return f" — only axis {i - len(want)} differs ({got[i]} instead of {want[i]}): which size did you use there?"
+    if torch.Size(got).numel() == torch.Size(want).numel():
+        return " — same number of elements: a reshape or view in the wrong order?"
+    return ""
+
+
 def _near(out, expected, atol, rtol):
     return out.shape == expected.shape and torch.allclose(out.double(), expected.double(), atol=atol, rtol=rtol)
 
@@ -131,7 +165,7 @@ class Checker:
             raise _NotImplemented(_raised_in(e, self.fn)) from None
         except Exception as e:  # anything a student's code can raise becomes a message
             raise Fail(f"your {'class' if isinstance(self.fn, type) else 'function'} raised "
-                       f"{type(e).__name__}{where(e, self.fn)}: {e}") from None
+                       f"{type(e).__name__}{where(e, self.fn)}: {e}{_meaning(e)}") from None
         for name, after, before in given:
             if not _unchanged(after, before):
                 raise Fail(f"your function changed its input ({name}) in place — an in-place operation such as "
@@ -152,18 +186,7 @@ class Checker:
                 out, (list, tuple, int, float)) or type(out).__module__ == "numpy" else ""
             raise Fail(f"{what} is {_describe(out)}, expected a torch.Tensor{hint}")
         if shape is not None and tuple(out.shape) != tuple(shape):
-            got, want = tuple(out.shape), tuple(shape)
-            note = ""
-            if len(got) == len(want) >= 2 and got[:-2] + got[-2:][::-1] == want:
-                note = " — it looks transposed (last two axes swapped)"
-            elif sorted(got) == sorted(want):
-                note = " — the right sizes in the wrong order: check which axis is which"
-            elif [n for n in got if n != 1] == [n for n in want if n != 1]:
-                note = (" — an extra axis of size 1: drop keepdim=True or squeeze it" if len(got) > len(want)
-                        else " — an axis of size 1 is missing: did you squeeze() it away?")
-            elif out.numel() == torch.Size(want).numel():
-                note = " — same number of elements: a reshape or view in the wrong order?"
-            raise Fail(f"{what} has shape {got}, expected {want}{note}")
+            raise Fail(f"{what} has shape {tuple(out.shape)}, expected {tuple(shape)}{shape_note(out.shape, shape)}")
         if dtype is not None and out.dtype != dtype:
             raise Fail(f"{what} has dtype {out.dtype}, expected {dtype}")
         if out.is_floating_point():
@@ -192,22 +215,36 @@ class Checker:
             if _near(out, wrong, atol, rtol):
                 raise Fail(message)
 
-    def close(self, out, expected, mistakes=None, *, atol=1e-5, rtol=1e-4, what="your result", hint=""):
-        """One counted check: `out` matches `expected`; otherwise name the mistake it matches."""
+    def close(self, out, expected, mistakes=None, *, atol=1e-5, rtol=1e-4, what="your result", hint="",
+              axes=None, padded=None, sizes=None, magnitude=None):
+        """One counted check: `out` matches `expected`; otherwise name the mistake it matches, or say where
+        and how it differs (course_lib.check._diagnose). axes: a name per axis of the result ("batch",
+        "query", …); padded: bool, True at padded positions; sizes: {"d_k": 8, …}, the widths a constant factor
+        is compared with; magnitude: the largest input size involved, which widens atol to float32 rounding
+        at that size (exp(x - 1e4) is only as exact as 1e4 is in float32)."""
         self.count += 1
         if out.is_floating_point() and expected.dtype == torch.float32 and out.dtype != torch.float32:
             raise Fail(f"{what} has dtype {out.dtype}, expected torch.float32 (PyTorch's default, and the "
                        f"reference's): a {out.dtype} result changes the dtype of everything computed from it, and "
                        "float64 @ float32 fails — do not convert (.double(), dtype=torch.float64, numpy)")
+        if magnitude is not None:
+            atol = max(atol, 4 * torch.finfo(torch.float32).eps * float(magnitude))
         expected = expected.to(out.dtype) if out.is_floating_point() else expected
         if out.shape != expected.shape and not any(out.shape == w.shape for w in (mistakes or {}).values()):
-            raise Fail(f"{what} has shape {tuple(out.shape)}, expected {tuple(expected.shape)}")
+            raise Fail(f"{what} has shape {tuple(out.shape)}, expected {tuple(expected.shape)}"
+                       f"{shape_note(out.shape, expected.shape)}")
         if _near(out, expected, atol, rtol):
             return
         self.name_mistake(out, expected, mistakes, atol=atol, rtol=rtol)
-        err = (out.double() - expected.double()).abs().max().item() if out.shape == expected.shape else None
-        detail = f" (largest difference {err:.3g})" if err is not None else ""
-        raise Fail(f"{what} differs from the reference{detail}" + (f" — hint: {hint}" if hint else ""))
+        if out.shape != expected.shape:
+            raise Fail(f"{what} has shape {tuple(out.shape)}, expected {tuple(expected.shape)}"
+                       f"{shape_note(out.shape, expected.shape)}")
+        err = (out.double() - expected.double()).abs().max().item()
+        how = explain(out, expected, axes=axes, padded=padded, sizes=sizes, atol=atol, rtol=rtol)
+        if how:
+            raise Fail(f"{what} is wrong: {how}" + (f" — hint: {hint}" if hint else ""))
+        raise Fail(f"{what} differs from the reference (largest difference {err:.3g})"
+                   + (f" — hint: {hint}" if hint else ""))
 
 
 def _strict(strict):

@@ -20,7 +20,7 @@ import copy
 import torch
 import torch.nn as nn
 
-from ._core import Fail, _NotImplemented, _raised_in, _unchanged, where
+from ._core import Fail, _meaning, _NotImplemented, _raised_in, _unchanged, where
 
 
 def build(c, cls, *args, **kwargs):
@@ -37,9 +37,11 @@ def build(c, cls, *args, **kwargs):
     except AttributeError as e:
         if "before Module.__init__() call" in str(e):
             raise Fail(f"{name}.__init__ must call super().__init__() before it creates any layer") from None
-        raise Fail(f"{name}({', '.join(map(repr, args))}) raised AttributeError{where(e, cls)}: {e}") from None
+        raise Fail(f"{name}({', '.join(map(repr, args))}) raised AttributeError{where(e, cls)}: {e}{_meaning(e)}"
+                   ) from None
     except Exception as e:
-        raise Fail(f"{name}({', '.join(map(repr, args))}) raised {type(e).__name__}{where(e, cls)}: {e}") from None
+        raise Fail(f"{name}({', '.join(map(repr, args))}) raised {type(e).__name__}{where(e, cls)}: {e}"
+                   f"{_meaning(e)}") from None
     return module.eval()
 
 
@@ -88,7 +90,7 @@ def forward(c, module, *args, what="your forward", **kwargs):
     except NotImplementedError as e:
         raise _NotImplemented(_raised_in(e, type(module))) from None
     except Exception as e:
-        raise Fail(f"{what} raised {type(e).__name__}{where(e, type(module))}: {e}") from None
+        raise Fail(f"{what} raised {type(e).__name__}{where(e, type(module))}: {e}{_meaning(e)}") from None
     for given, kept in zip(copies, args):
         if isinstance(given, torch.Tensor) and not _unchanged(given, kept):
             raise Fail(f"{what} changed its input in place (x += … or an in-place method such as add_): the "

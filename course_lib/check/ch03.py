@@ -71,7 +71,7 @@ def softmax(c):
              f"scores 1000 and 995 got weights {out[3, 0]:.3f} and {out[3, 1]:.3f}, but 1000 should get 0.993: "
              "clipping (clamping) the scores before exp() erases the difference between large scores — hint: "
              "subtract each row's maximum instead, which keeps every difference")
-    c.close(out, ref.softmax(big), what="softmax at large logits",
+    c.close(out, ref.softmax(big), what="softmax at large logits", magnitude=big.abs().max(),
             hint="subtract the row maximum (x.amax(dim=-1, keepdim=True)) before exp()")
 
 
