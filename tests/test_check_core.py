@@ -39,6 +39,9 @@ def _mutates(x):
     (lambda x: x / 0, "failed", "inf"),
     (lambda x: x ** 2, "failed", "you squared instead of doubling"),
     (lambda x: 2 * x + 1, "failed", "plus 1 everywhere"),
+    (lambda x: 2 * x + torch.zeros(2, 3), "failed", "makes a tensor on the CPU"),
+    (lambda x: 2 * x + torch.zeros(2, 3, device=x.device), "passed", "passed"),
+    (lambda x: 2 * x * (x.sum() / x.sum()).item(), "passed", "passed"),  # .item() fails on meta: not a device bug
     (lambda x: 2 * x + x.amax(-1, keepdim=True), "failed", "every row is off by its own constant"),
     (lambda x: torch.cat([2 * x[:1], x[1:]]), "failed", "wrong only in the last row"),
     (lambda x: 3 * x, "failed", "reference times 1.5"),

@@ -1,6 +1,8 @@
 """Figures for the catalogue of student answers (tests/catalogue): per exercise, how many wrong answers the
 checks catch, how many of those the message names, how many pass (must be 0), and how many right answers
-are rejected (must be 0).  python tools/catalogue.py [--show]  (--show prints every message that fails)."""
+are rejected (must be 0).
+
+    python tools/catalogue.py [--show] [ch03 ch04 …]   (--show prints every answer whose message is not good)"""
 import os
 import sys
 from collections import defaultdict
@@ -12,9 +14,9 @@ from catalogue import generic, load  # noqa: E402
 from course_lib import check  # noqa: E402
 
 
-def main(show=False):
+def main(show=False, chapters=None):
     rows = defaultdict(lambda: defaultdict(int))
-    for a in load():
+    for a in load(chapters):
         result = getattr(check, a.exercise)(a.fn, quiet=True)
         r = rows[a.exercise]
         crashed = "the check could not run" in result.message
@@ -45,4 +47,4 @@ def main(show=False):
 
 
 if __name__ == "__main__":
-    main(show="--show" in sys.argv)
+    main(show="--show" in sys.argv, chapters=[a for a in sys.argv[1:] if a.startswith("ch")] or None)

@@ -13,10 +13,14 @@ the environment variable COURSE_STRICT=1, or — when COURSE_STRICT is not set a
 nbgrader's autograde or validate (which set NBGRADER_EXECUTION), so that a grader who forgets the variable
 cannot hand out marks for wrong answers. COURSE_STRICT=0 turns strict mode off even there.
 """
+import contextlib
 import functools
 import inspect
+import io
 import os
+import re
 import traceback
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -145,12 +149,40 @@ def _unchanged(after, before):
     return after.is_floating_point() and torch.allclose(after, before, rtol=0, atol=0, equal_nan=True)
 
 
+_DEVICE_ERROR = re.compile(r"is not on the expected device|Expected all tensors to be on the same device|"
+                           r"found at least two devices")
+
+
+def _device_probe(fn, args, kwargs):
+    """Run fn once more on "meta" copies of its tensors (shapes only, no data), its printing silenced. A
+    tensor it makes on the CPU (torch.ones(T, T) without device=) then meets the input's device, as it would
+    on a GPU; returns the message for that, or None. Skipped when a generator or a module is passed (theirs
+    live on the CPU by design); any other failure on "meta" (.item(), nonzero …) is not the student's."""
+    values = list(args) + list(kwargs.values())
+    if not any(isinstance(v, torch.Tensor) for v in values) or any(
+            isinstance(v, (torch.Generator, torch.nn.Module)) for v in values):
+        return None
+    meta = lambda v: v.to("meta") if isinstance(v, torch.Tensor) else v  # noqa: E731
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn(*map(meta, args), **{k: meta(v) for k, v in kwargs.items()})
+    except Exception as e:
+        if _DEVICE_ERROR.search(str(e)):
+            return ("your function makes a tensor on the CPU while its input may be elsewhere (on a GPU this "
+                    "fails with 'expected all tensors to be on the same device'): create new tensors on the "
+                    "input's device, with device=x.device (or torch.ones_like / new_ones)")
+    return None
+
+
 class Checker:
     """Handed to a checker body. Counts the checks made and turns problems into messages."""
 
     def __init__(self, fn):
         self.fn = fn
         self.count = 0
+        self._first_call = None  # (args, kwargs) of the first call, for the device probe at the end
 
     def call(self, *args, **kwargs):
         """Call the student's function on copies of the inputs (so it cannot change ours); fail if it changed
@@ -171,7 +203,17 @@ class Checker:
                 raise Fail(f"your function changed its input ({name}) in place — an in-place operation such as "
                            "x += …, x[...] = … or a method ending in _ (mul_, masked_fill_) overwrites the "
                            "caller's tensor: compute a new tensor instead (x = x + …, masked_fill without _)")
+        if self._first_call is None:
+            self._first_call = (args, kwargs)
         return out
+
+    def finish(self):
+        """After the checks passed: does the function also run where its inputs live on another device?
+        (A module exercise has its own probe, _modules.device_probe.)"""
+        if self._first_call is not None and not isinstance(self.fn, type):
+            message = _device_probe(self.fn, *self._first_call)
+            if message:
+                raise Fail(message)
 
     def tensor(self, out, shape=None, dtype=None, what="your result"):
         """Check that `out` is a finite tensor of the expected shape (and dtype); return it."""
@@ -276,6 +318,7 @@ def exercise(body):
             try:
                 with torch.random.fork_rng(devices=[]):
                     body(c)
+                    c.finish()
                 result = Result(name, "passed", f"passed ({c.count} checks)", c.count)
             except _NotImplemented as e:
                 inner = e.args[0] if e.args else None

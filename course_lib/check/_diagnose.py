@@ -103,9 +103,10 @@ def _factor_name(r, sizes):
     """A readable name for the factor r: '1/√8 (1/√d_k)', '4', '-1' … or None if nothing simple fits."""
     named = {**{str(n): n for n in range(2, 4097)}, **{k: v for k, v in (sizes or {}).items() if v > 1}}
     for label, n in sorted(named.items(), key=lambda kv: (kv[0].isdigit(), kv[1])):
-        show = f"{n}" if label.isdigit() else f"{n} ({label})"
-        root = f"√{n}" if label.isdigit() else f"√{n} (√{label})"
-        for value, text in ((n, show), (1 / n, f"1/{show}"), (math.sqrt(n), root), (1 / math.sqrt(n), f"1/{root}")):
+        of = (lambda t: "") if label.isdigit() else (lambda t: f" ({t})")
+        forms = ((n, f"{n}{of(label)}"), (1 / n, f"1/{n}{of('1/' + label)}"),
+                 (math.sqrt(n), f"√{n}{of('√' + label)}"), (1 / math.sqrt(n), f"1/√{n}{of('1/√' + label)}"))
+        for value, text in forms:
             if abs(r - value) <= 1e-3 * abs(value):
                 return text
     return None
@@ -253,7 +254,9 @@ def location(out, expected, *, axes=None, padded=None, atol=1e-5, rtol=1e-4):
     if not found:
         return None
     found.sort()
-    phrases = [_indices(ix, out.size(dim), _axis_name(axes, dim, nd)) for _, dim, ix in found[:2]]
+    noun = {"batch": "batch element"}
+    phrases = [_indices(ix, out.size(dim), noun.get(_axis_name(axes, dim, nd), _axis_name(axes, dim, nd)))
+               for _, dim, ix in found[:2]]
     words = " and ".join(phrases)
     first = found[0]
     advice = ""

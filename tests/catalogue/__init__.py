@@ -67,12 +67,12 @@ def generic(message):
     return any(g in message for g in GENERIC) or (" raised " in message and " — " not in message)
 
 
-def load():
-    """Every chapter's answers (importing the modules registers them)."""
-    for chapter in CHAPTERS:
+def load(chapters=None):
+    """Every chapter's answers, or those of `chapters` (importing the modules registers them)."""
+    for chapter in chapters or CHAPTERS:
         try:
             importlib.import_module(f"{__name__}.{chapter}")
         except ModuleNotFoundError as e:
             if e.name != f"{__name__}.{chapter}":
                 raise
-    return ANSWERS
+    return [a for a in ANSWERS if a.chapter in (chapters or CHAPTERS)]
