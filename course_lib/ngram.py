@@ -21,8 +21,8 @@ def bigram_log_probs(ids, vocab_size, alpha=1.0):
     Counts every adjacent pair (ids[t], ids[t + 1]), adds alpha to every cell (add-alpha smoothing, so an
     unseen pair is unlikely but not impossible) and normalises each row.
     """
-    counts = torch.zeros(vocab_size, vocab_size)
-    counts.index_put_((ids[:-1], ids[1:]), torch.ones(len(ids) - 1), accumulate=True)
+    counts = torch.zeros(vocab_size, vocab_size, device=ids.device)
+    counts.index_put_((ids[:-1], ids[1:]), torch.ones(len(ids) - 1, device=ids.device), accumulate=True)
     counts += alpha
     return (counts / counts.sum(dim=1, keepdim=True)).log()
 

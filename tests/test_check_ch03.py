@@ -33,6 +33,9 @@ def test_softmax_reference_and_stub():
     ("maximum of the whole tensor", lambda x: torch.exp(x - x.max()) / torch.exp(x - x.max()).sum(-1, keepdim=True)),
     ("clamping", lambda x: torch.softmax(x.clamp(-80, 80), -1)),
     ("clamping", lambda x: torch.exp(x.clamp(-50, 50)) / torch.exp(x.clamp(-50, 50)).sum(-1, keepdim=True)),
+    ("log-weights", lambda x: torch.log_softmax(x, -1)),
+    ("sigmoid", torch.sigmoid),
+    ("only for a 2-D input", lambda x: torch.stack([torch.exp(r - r.max()) / torch.exp(r - r.max()).sum() for r in x])),
 ])
 def test_softmax_mistakes_are_named(phrase, fn):
     result = check.softmax(fn)
@@ -59,6 +62,10 @@ def test_attention_scores_reference_and_stub():
     ("forget to transpose k", lambda q, k: q @ k / math.sqrt(q.size(-1))),
     ("not k @ qᵀ", lambda q, k: k @ q.transpose(-2, -1) / math.sqrt(q.size(-1))),
     ("k.T on a batched", lambda q, k: q @ k.T / math.sqrt(q.size(-1))),
+    ("** binds tighter", lambda q, k: q @ k.transpose(-2, -1) / q.size(-1) ** 1 / 2),
+    ("multiplied by √d", lambda q, k: q @ k.transpose(-2, -1) * math.sqrt(q.size(-1))),
+    ("the size of axis 1 of q", lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.shape[1])),
+    ("element by element (*)", lambda q, k: q * k / math.sqrt(q.size(-1))),
 ])
 def test_attention_scores_mistakes_are_named(phrase, fn):
     with pytest.warns(UserWarning) if phrase == "k.T on a batched" else _nothing():
@@ -108,6 +115,10 @@ def test_self_attention_reference_and_stub():
     ("scaled by √d_v", lambda x, w_q, w_k, w_v: variant(
         lambda q, k, d: torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(w_v.size(-1)), -1))(x, w_q, w_k, w_v)),
     ("you returned (weights, out)", lambda x, w_q, w_k, w_v: ref_self_attention(x, w_q, w_k, w_v)[::-1]),
+    ("scaled after the softmax", variant(lambda q, k, d: torch.softmax(q @ k.transpose(-2, -1), -1) / math.sqrt(d))),
+    ("scores are transposed (k qᵀ)", variant(lambda q, k, d: torch.softmax(k @ q.transpose(-2, -1) / math.sqrt(d), -1))),
+    ("causal mask", variant(lambda q, k, d: torch.softmax((q @ k.transpose(-2, -1) / math.sqrt(d)).masked_fill(
+        torch.ones(q.size(-2), q.size(-2), dtype=torch.bool).triu(1), float("-inf")), -1))),
 ])
 def test_self_attention_mistakes_are_named(phrase, fn):
     result = check.self_attention(fn)

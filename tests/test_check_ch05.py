@@ -129,7 +129,8 @@ class _Embeddings(torch.nn.Module):
         if segments is None and not got.get("no_default"):
             segments = torch.zeros_like(ids)
         T = ids.size(1)
-        pos = self.position.weight if got.get("uncropped") else self.position(torch.arange(T) + got.get("offset", 0))
+        pos = self.position.weight if got.get("uncropped") else self.position(
+            torch.arange(T, device=ids.device) + got.get("offset", 0))
         x = self.token(ids) + (0 if got.get("no_segment") else self.segment(segments)) + (0 if got.get("no_position") else pos)
         x = x if got.get("no_norm") else self.norm(x)
         if got.get("eval_dropout"):
@@ -188,4 +189,4 @@ def test_segment_ids_with_fixed_special_ids_is_named():
         is_sep = (ids == 3).long()
         return (((is_sep.cumsum(1) - is_sep) >= 1) & (ids != 0)).long()
     result = check.segment_ids(fixed)
-    assert result.status == "failed" and "use the arguments sep_id and pad_id" in result.message
+    assert result.status == "failed" and "instead of the arguments sep_id and pad_id" in result.message

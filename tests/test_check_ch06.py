@@ -61,6 +61,10 @@ def _masked_sum(h, m):
     (lambda h, m: (h * m[..., None]).sum(0) / m.sum(0)[:, None], "batch axis"),
     (lambda h, m: (h * m[..., None]).sum(2) / m.sum(1, keepdim=True), "features"),
     (lambda h, m: _masked_sum(h, m) / m.sum(1, keepdim=True), "NaN"),  # no guard for a fully padded row
+    (lambda h, m: (h * ~m[..., None]).sum(1) / m.sum(1, keepdim=True), "other way round"),
+    (lambda h, m: (h * m[:, None]).sum(1) / m.sum(1, keepdim=True), "unsqueeze(-1)"),
+    (lambda h, m: h[:, :int(m[0].sum())].mean(1), "first element of the batch"),
+    (lambda h, m: _masked_sum(h[:, 1:], m[:, 1:]) / (m.sum(1, keepdim=True) - 1), "left [CLS] out"),
 ])
 def test_mean_pool_mistakes(fn, phrase):
     r = check.mean_pool(fn)
@@ -79,6 +83,9 @@ def _fill_max(h, m, value):
     (lambda h, m: h.masked_fill(~m[..., None], float("-inf")).amax(0), "batch axis"),
     (lambda h, m: ref.mean_pool(h, m), "mean pooling"),
     (lambda h, m: _fill_max(h, m, float("-inf")), "-inf (the max of nothing)"),  # no guard for a padded row
+    (lambda h, m: h.masked_fill(m[..., None], float("-inf")).amax(1), "other way round"),  # not "exp()"
+    (lambda h, m: _fill_max(h, m, float("-inf")).clamp(min=0), "clipped the result at 0"),
+    (lambda h, m: h.masked_fill(m[..., None], float("inf")).amax(1), "fill value won the max"),
 ])
 def test_max_pool_mistakes(fn, phrase):
     r = check.max_pool(fn)

@@ -156,7 +156,7 @@ _DEVICE_ERROR = re.compile(r"is not on the expected device|Expected all tensors 
 def _device_probe(fn, args, kwargs):
     """Run fn once more on "meta" copies of its tensors (shapes only, no data), its printing silenced. A
     tensor it makes on the CPU (torch.ones(T, T) without device=) then meets the input's device, as it would
-    on a GPU; returns the message for that, or None. Skipped when a generator or a module is passed (theirs
+    on a GPU, or comes back on the CPU; returns the message for that, or None. Skipped when a generator or a module is passed (theirs
     live on the CPU by design); any other failure on "meta" (.item(), nonzero …) is not the student's."""
     values = list(args) + list(kwargs.values())
     if not any(isinstance(v, torch.Tensor) for v in values) or any(
@@ -167,12 +167,14 @@ def _device_probe(fn, args, kwargs):
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
                 warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fn(*map(meta, args), **{k: meta(v) for k, v in kwargs.items()})
+            out = fn(*map(meta, args), **{k: meta(v) for k, v in kwargs.items()})
     except Exception as e:
-        if _DEVICE_ERROR.search(str(e)):
-            return ("your function makes a tensor on the CPU while its input may be elsewhere (on a GPU this "
-                    "fails with 'expected all tensors to be on the same device'): create new tensors on the "
-                    "input's device, with device=x.device (or torch.ones_like / new_ones)")
+        out = e if _DEVICE_ERROR.search(str(e)) else None
+    returned = out if isinstance(out, (tuple, list)) else [out]
+    if isinstance(out, Exception) or any(isinstance(t, torch.Tensor) and t.device.type != "meta" for t in returned):
+        return ("your function makes a tensor on the CPU while its input may be elsewhere (on a GPU this "
+                "fails with 'expected all tensors to be on the same device'): create new tensors on the "
+                "input's device, with device=x.device (or torch.ones_like / new_ones)")
     return None
 
 

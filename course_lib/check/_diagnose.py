@@ -21,6 +21,18 @@ import torch
 # --- errors -------------------------------------------------------------------------------------------------
 
 _ERRORS = [  # (pattern in the error text, explanation; {0}, {1} … are the pattern's groups)
+    (r"torch\.return_types\.(max|min)\b",
+     "torch.{0}(x, dim=…) returns a pair (values, indices), not a tensor: take its .values, or use "
+     "amax / amin, which return the values alone"),
+    (r"argument 'input' \(position 1\) must be Tensor, not (int|float)",
+     "a torch function was given a plain Python number ({0}): torch.sqrt, torch.exp … take tensors; for a "
+     "number use the math module (math.sqrt, math.exp) or ** 0.5"),
+    (r"batch[12] must be a 3D tensor",
+     "torch.bmm takes exactly 3-D tensors (batch, n, m): the @ operator (torch.matmul) works with any "
+     "number of leading axes, and with none"),
+    (r"with a bool tensor is not supported",
+     "a bool tensor (a mask) does not do arithmetic: invert it with ~mask (or logical_not), and turn it "
+     "into numbers with .float() first"),
     (r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)",
      "a matrix product A @ B needs A's last size to equal B's first, here {1} and {2}: one of the two is "
      "transposed, or it is not the tensor you meant"),
@@ -74,6 +86,11 @@ _ERRORS = [  # (pattern in the error text, explanation; {0}, {1} … are the pat
     (r"'NoneType' object",
      "something in your code is None: a helper without a `return`, or an in-place method's result "
      "(list.sort(), …) used as a value"),
+    (r"cannot be converted to Scalar|only one element tensors can be converted",
+     "a tensor of several values was used as one number (.item(), int(), an if): with a batch, compare element "
+     "by element and combine with .all() / .any()"),
+    (r"invalid index of a 0-dim tensor",
+     "a reduction without dim= (argmax(), sum()) gave a single number: give it the axis, e.g. dim=-1"),
     (r"(?:not enough|too many) values to unpack|cannot unpack non-iterable",
      "the number of names on the left of `a, b = …` does not match what is on the right: check what the "
      "call returns (a tensor, a pair, a tensor's shape)"),
@@ -130,6 +147,8 @@ def relation(out, expected, *, axes=None, sizes=None, atol=1e-5, rtol=1e-4):
     o, e = out.double(), expected.double()
     scale = max(e.abs().max().item(), 1e-12)
     a, r = atol + rtol * scale, rtol
+    if torch.allclose(o, e, atol=atol, rtol=rtol):
+        return None  # the same within the caller's tolerance: nothing to explain
     if e.abs().max() < atol:
         return "the reference is all zeros here, yours is not"
     if o.abs().max() < atol:
@@ -144,7 +163,7 @@ def relation(out, expected, *, axes=None, sizes=None, atol=1e-5, rtol=1e-4):
         return f"it is the reference times {shown}: right up to a constant factor — a scale applied wrongly or " \
                "not at all (compare the scale the exercise asks for)"
     d = (o - e).mean().item()
-    if _close(o - d, e, a, r):
+    if abs(d) > a and _close(o - d, e, a, r):
         return f"it is the reference plus {d:.4g} everywhere: a constant added or left out"
     nd = out.dim()
     if nd >= 2 and o.size(-1) == o.size(-2) and _close(o.transpose(-2, -1), e, a, r):
@@ -254,6 +273,10 @@ def location(out, expected, *, axes=None, padded=None, atol=1e-5, rtol=1e-4):
     if not found:
         return None
     found.sort()
+    batch = [f for f in found if _axis_name(axes, f[1], nd) == "batch" and 0 not in f[2]]
+    if batch:  # only the first batch element is right: the most telling place of all
+        found.remove(batch[0])
+        found.insert(0, batch[0])
     noun = {"batch": "batch element"}
     phrases = [_indices(ix, out.size(dim), noun.get(_axis_name(axes, dim, nd), _axis_name(axes, dim, nd)))
                for _, dim, ix in found[:2]]

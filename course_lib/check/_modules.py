@@ -154,7 +154,7 @@ def dropout_probe(c, make, run, what="your module"):
         same = run(plain)
         if not torch.allclose(run(dropping), same, atol=1e-5):
             raise Fail(f"{what} gives another output in eval mode when dropout > 0: dropout must be off after "
-                       "model.eval() — use nn.Dropout layers (self.dropout), or F.dropout(x, p, training=self.training)")
+                       "model.eval() — use the layout's nn.Dropout layer (self.dropout), which follows the mode")
         dropping.train()
         if torch.allclose(run(dropping), same, atol=1e-5):
             raise Fail(f"{what} never applies dropout in training mode: create nn.Dropout(dropout) in __init__ "
@@ -206,13 +206,20 @@ def dropout_calls(c, module, run, expected, what="your module", where="to each s
 
 def device_probe(c, module, *args, what="your forward"):
     """Run a copy of the module on PyTorch's "meta" device (shapes only, no data): a tensor that forward
-    creates on the CPU (a mask built without device=) then collides with the input's device, as on a GPU."""
+    creates on the CPU (a mask built without device=) then collides with the input's device, as on a GPU.
+    A lookup table (nn.Embedding) on "meta" accepts CPU ids without a word, so the ids each table gets
+    (positions from torch.arange(T) …) are looked at too."""
     c.count += 1
     try:
         meta = copy.deepcopy(module).to("meta")
         meta_args = [a.to("meta") if isinstance(a, torch.Tensor) else a for a in args]
     except Exception:  # a module that cannot move: nothing to learn here
         return
+    cpu_ids = []
+    for name, table in meta.named_modules():
+        if isinstance(table, nn.Embedding):
+            table.register_forward_pre_hook(
+                lambda _, given, name=name: cpu_ids.append(name) if given[0].device.type != "meta" else None)
     try:
         with torch.no_grad():
             meta(*meta_args)
@@ -221,3 +228,7 @@ def device_probe(c, module, *args, what="your forward"):
             raise Fail(f"{what} makes a tensor on the CPU while its input is elsewhere (on a GPU this fails with "
                        "'expected all tensors to be on the same device'): create it on the input's device, "
                        "with device=x.device") from None
+    if cpu_ids:
+        raise Fail(f"{what} makes the ids for `self.{cpu_ids[0]}` on the CPU while the input may be elsewhere (on "
+                   "a GPU the lookup fails with 'expected all tensors to be on the same device'): create them on "
+                   "the input's device, with device=ids.device (or zeros_like)")

@@ -1,5 +1,7 @@
 """Exercise checks for chapter 08 (encoder-decoder): one head of cross-attention, the greedy decoding loop."""
+import itertools
 import math
+import re
 
 import torch
 import torch.nn.functional as F
@@ -24,9 +26,14 @@ def cross_attention(c):
     B, T, S, d, dk = 2, 3, 5, 8, 4
     x, memory = torch.randn(B, T, d, generator=g), torch.randn(B, S, d, generator=g)
     Wq, Wk, Wv = (torch.randn(d, dk, generator=g) for _ in range(3))
-    src_real = torch.tensor([[True] * 5, [True, True, True, False, False]])  # the second input is padded
+    src_real = torch.tensor([[True] * 4 + [False], [True, True, True, False, False]])  # each padded its own way
 
-    out = c.call(x, memory, src_real, Wq, Wk, Wv)
+    try:
+        out = c.call(x, memory, src_real, Wq, Wk, Wv)
+    except Fail as e:
+        if "must match the size" not in str(e) and "cannot be multiplied" not in str(e):
+            raise
+        raise Fail(_sizes_mixed(c, e, B, S, d, Wq, Wk, Wv)) from None
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise Fail(f"return two things, (out, weights); got {type(out).__name__}"
                    + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""))
@@ -58,8 +65,8 @@ def cross_attention(c):
                     torch.allclose(weights.nan_to_num(), wrong.nan_to_num(), atol=1e-5):
                 raise Fail(message)
     if isinstance(got, torch.Tensor) and got.shape == (B, T, d):
-        raise Fail(f"out has the model width d={d}, not d_k={dk}: the values must be projected too, "
-                   "v = memory @ Wv")
+        raise Fail(f"out has the model width d={d}, not d_k={dk}: the values must be projected too "
+                   "(with Wv)")
     got = c.tensor(got, shape=(B, T, dk), what="out")
     weights = c.tensor(weights, shape=(B, T, S), what="weights")
 
@@ -79,12 +86,16 @@ def cross_attention(c):
         "with -inf BEFORE the softmax": after,
         "you divided by sqrt(d) of the model width instead of sqrt(d_k) of the queries and keys":
             _softmax_masked(q @ k.transpose(-2, -1) / math.sqrt(d), mask),
+        "you divided the scores by d_k instead of its square root, sqrt(d_k)":
+            _softmax_masked(q @ k.transpose(-2, -1) / dk, mask),
+        "every batch element got the padding mask of the first one: each input has its own padding, one row of "
+        "src_real per batch element": _softmax_masked(scores, src_real[:1, None, :]),
     }
     c.close(weights, expected_w, mistakes=wrong_weights, what="weights",
             hint="queries come from x, keys from the memory; scale the scores, hide the padded input positions, "
                  "then softmax over the input positions")
     c.close(got, expected_out, mistakes={
-        "out uses the keys as values: v = memory @ Wv, not memory @ Wk": expected_w @ k,
+        "out uses the keys as values: the values are the memory projected with Wv, not with Wk": expected_w @ k,
     }, what="out", hint="the values come from the memory, like the keys")
 
     real_all = torch.ones(B, S, dtype=torch.bool)
@@ -115,6 +126,33 @@ def cross_attention(c):
     c.close(c.tensor(w3, shape=(B, T, S), what="weights for large inputs"),
             ref.cross_attention(x, big, src_real, Wq, Wk, Wv)[1], atol=1e-4, what="weights for large inputs",
             hint="use torch.softmax, which is stable for large scores")
+
+
+def _sizes_mixed(c, error, B, S, d, Wq, Wk, Wv):
+    """The student's function failed on T = 3 queries against S = 5 keys: run it once more with T = S, where
+    the sizes cannot clash, and say which tensor came from the wrong side (or what the sizes mean)."""
+    g = torch.Generator().manual_seed(1)
+    x, memory = torch.randn(B, S, d, generator=g), torch.randn(B, S, d, generator=g)
+    real = torch.tensor([[True] * (S - 1) + [False], [True] * 2 + [False] * (S - 2)])
+    q, k, v = x @ Wq, memory @ Wk, memory @ Wv
+    scale = math.sqrt(Wq.size(1))
+    rows = ("your padding mask lines up with the queries (the rows of the T × S scores), not with the keys: "
+            "src_real marks input positions, the columns — give it a size-1 axis for the queries")
+    known = [("the keys come from the decoder (x): in cross-attention the keys and values come from the memory, "
+              "only the queries from x", _softmax_masked(q @ (x @ Wk).transpose(-2, -1) / scale, real[:, None, :]))]
+    known += [(rows, torch.softmax((q @ k.transpose(-2, -1) / scale).masked_fill(~real[:, :, None], fill), dim=-1))
+              for fill in (float("-inf"), -1e9)]
+    try:
+        out = c.fn(x, memory, real, Wq, Wk, Wv)
+        weights = out[1] if isinstance(out, (tuple, list)) and len(out) == 2 else None
+    except Exception:
+        weights = None
+    for message, wrong in known:
+        if isinstance(weights, torch.Tensor) and weights.shape == wrong.shape and weights.is_floating_point() and \
+                torch.allclose(weights.double(), wrong.double(), atol=1e-4, equal_nan=True):
+            return f"{error} — {message}"
+    return (f"{error} — the decoder's size T = 3 met the memory's S = {S}: queries come from x (T rows), keys, "
+            "values and the padding mask from the memory side (S)")
 
 
 class _CopyModel(torch.nn.Module):
@@ -153,13 +191,16 @@ DECODER_LAYOUT = ("ln1, ln2, ln3 = three nn.LayerNorm(d_model); self_attn and cr
 
 
 def _decoder_block(b, x, memory, src_mask, *, pre=True, residual=(True, True, True), cross_first=False,
-                   self_mask="causal", cross_mask=True, cross_context="memory", swap=False, norm_memory=False,
+                   self_mask="causal", cross_mask=True, cross_context="memory", norms=(1, 2, 3), norm_memory=False,
                    act=F.gelu):
-    """The reference decoder block `b` (its weights) computed with one of the usual mistakes."""
+    """The reference decoder block `b` (its weights) computed with one of the usual mistakes. norms: which
+    layer norm (1, 2, 3 = ln1, ln2, ln3) each sub-layer in turn reads."""
     T = x.size(1)
-    masks = {"causal": attention.causal_mask(T), "none": None}
+    masks = {"causal": attention.causal_mask(T), "none": None,
+             "future": torch.ones(T, T, dtype=torch.bool).triu(1)}
     attend = lambda a, t, context=None, mask=None: a(t, context=context, mask=mask, need_weights=True)[0]  # noqa: E731
-    n1, n2 = (b.ln2, b.ln1) if swap else (b.ln1, b.ln2)
+    lns = {1: b.ln1, 2: b.ln2, 3: b.ln3}
+    n1, n2, n3 = (lns[i] for i in norms)
 
     def self_part(t, raw):
         return attend(b.self_attn, t, mask=masks[self_mask])
@@ -168,11 +209,12 @@ def _decoder_block(b, x, memory, src_mask, *, pre=True, residual=(True, True, Tr
         if cross_context == "memory":
             return attend(b.cross_attn, t, context=b.ln2(memory) if norm_memory else memory,
                           mask=src_mask if cross_mask else None)
-        return attend(b.cross_attn, t, context=raw, mask=masks["causal"] if cross_context == "x" else None)
+        context = t if cross_context.startswith("self") else raw  # context left out, or context=x
+        return attend(b.cross_attn, t, context=context, mask=None if "no mask" in cross_context else masks["causal"])
 
     def ff(t, raw):
         return b.ff[2](act(b.ff[0](t)))
-    steps = [(self_part, n1), (cross_part, n2), (ff, b.ln3)]
+    steps = [(self_part, n1), (cross_part, n2), (ff, n3)]
     if cross_first:
         steps[0], steps[1] = (cross_part, n1), (self_part, n2)
     for (sub, norm), keep in zip(steps, residual):
@@ -181,6 +223,25 @@ def _decoder_block(b, x, memory, src_mask, *, pre=True, residual=(True, True, Tr
         else:
             x = norm(x + sub(x, x)) if keep else norm(sub(x, x))
     return x
+
+
+_SUBLAYERS = ("the self-attention", "the cross-attention", "the feed-forward network")
+
+
+def _norm_mistakes():
+    """Every other assignment of ln1, ln2, ln3 to the three sub-layers, with a message naming the wrong ones."""
+    found = {}
+    for norms in itertools.product((1, 2, 3), repeat=3):
+        if norms == (1, 2, 3):
+            continue
+        wrong = [f"{_SUBLAYERS[i]} reads ln{n}(x)" for i, n in enumerate(norms) if n != i + 1]
+        if norms == (2, 1, 3):
+            text = "ln1 and ln2 are swapped: ln1 belongs to the self-attention, ln2 to the cross-attention"
+        else:
+            text = (f"{' and '.join(wrong)}: each sub-layer has its own layer norm — ln1 for the self-attention, "
+                    "ln2 for the cross-attention, ln3 for the feed-forward network")
+        found[text] = dict(norms=norms)
+    return found
 
 
 _DECODER_MISTAKES = {
@@ -194,12 +255,20 @@ _DECODER_MISTAKES = {
     "the input (cross-attention, ln2), then ff (ln3)": dict(cross_first=True),
     "the self-attention has no causal mask: each output position sees the characters after it — during "
     "training that is the answer": dict(self_mask="none"),
+    "the causal mask is the wrong way round: True must mark the keys a position MAY attend to (itself and the "
+    "earlier ones); yours lets each position see only the later ones": dict(self_mask="future"),
     "the padding mask does not reach the cross-attention: pass mask=src_mask with the memory": dict(cross_mask=False),
     "the cross-attention does not read the memory: its keys and values must come from the encoder's output "
     "(context=memory), only its queries from the decoder": dict(cross_context="x"),  # context=x
     "the cross-attention does not read the memory, and without a mask its positions see the future: the keys "
     "and values must come from the encoder's output (context=memory)": dict(cross_context="x, no mask"),
-    "ln1 and ln2 are swapped: ln1 belongs to the self-attention, ln2 to the cross-attention": dict(swap=True),
+    "the cross-attention does not read the memory: without context= it attends to ln2(x) itself, a second "
+    "self-attention — its keys and values must come from the encoder's output (context=memory)":
+        dict(cross_context="self"),
+    "the cross-attention does not read the memory: without context= it attends to ln2(x) itself, and without a "
+    "mask it sees the future — its keys and values must come from the encoder's output (context=memory)":
+        dict(cross_context="self, no mask"),
+    **_norm_mistakes(),
     "the memory went through ln2 as well: only the decoder's queries are normalised here, the memory comes "
     "from the encoder already normalised (its final layer norm) — pass it as it is": dict(norm_memory=True),
     "the feed-forward network has no GELU between its two linear layers": dict(act=lambda t: t),
@@ -237,7 +306,7 @@ def DecoderBlock(c):
             if isinstance(out, torch.Tensor) and tuple(out.shape) == (B, S, d):
                 raise Fail(f"the output of {what} has shape {(B, S, d)}, one row per input position: the "
                            "cross-attention's queries come from the decoder (ln2(x)), its keys and values from "
-                           "the memory — self.cross_attn(ln2(x), context=memory, …)")
+                           "the memory (context=)")
             out = c.tensor(out, shape=(B, T, d), dtype=torch.float32, what=f"the output of {what}")
             want, (want_self, want_cross) = theirs(x, memory, src_mask, need_weights=True)
             mistakes = {msg: _decoder_block(theirs, x, memory, src_mask, **kw) for msg, kw in _DECODER_MISTAKES.items()
@@ -274,6 +343,98 @@ def DecoderBlock(c):
     m.gradient_probe(c, mine.train(), theirs.train(), lambda b: b(x, memory)[0], what="DecoderBlock")
 
 
+def _rows(ix):
+    return f"row{'s' * (len(ix) > 1)} {', '.join(map(str, ix))}"
+
+
+def _greedy_story(out, want, eos, pad, max_len, steps):
+    """What went wrong in a greedy result, told by comparing it row by row with the right one (B, m): rows
+    cut short, end tokens missing, rows not padded after their end, the loop stopping early or late — or None.
+    steps: how many times the loop called the decoder."""
+    B, n = out.shape
+    m = want.size(1)
+    if out.shape == want.shape and torch.equal(out, want):
+        return None
+    ends = [int((want[r] == eos).nonzero()[0]) + 1 if (want[r] == eos).any() else m for r in range(B)]
+    if B > 1 and bool((out == out[:1]).all()) and not bool((want == want[:1]).all()):
+        return ("every row got the tokens of row 0: the next token is chosen for each row, from that row's "
+                "logits (an argmax over the vocabulary axis, dim=-1, for the whole batch at once)")
+    if n > m and torch.equal(out[:, :m], want):
+        if n > max_len:
+            return (f"your result has {n} tokens, more than max_len = {max_len}: at most max_len tokens are "
+                    "generated (the begin token does not count)")
+        if bool((out[:, m:] == pad).all()):
+            calls = f" ({steps} calls to the decoder{', all max_len steps' if steps >= max_len else ''})" if steps else ""
+            return (f"your loop went on for {n - m} step{'s' * (n - m > 1)} after every row had ended{calls}: "
+                    "stop as soon as all are done")
+    if n < m and torch.equal(out, want[:, :n]):
+        cut = [r for r in range(B) if ends[r] > n]
+        if m == max_len and n == max_len - 1:
+            return (f"your result has max_len − 1 = {n} tokens although {_rows(cut)} had not ended: up to max_len "
+                    "tokens are generated — the begin token does not count against max_len")
+        ended = [r for r in range(B) if ends[r] == n]
+        if ended == [0] and min(ends) == n:
+            return (f"your loop stops when row 0 has produced its end token: {_rows(cut)} were still being "
+                    "written — stop only when every row has ended")
+        if ended and min(ends) == n:
+            return (f"your loop stopped when the first row to finish ({_rows(ended)}) produced its end token: "
+                    f"{_rows(cut)} were still being written — stop only when ALL rows have ended (done.all(), "
+                    "not done.any())")
+    lost, short, unpadded, half_padded, other = [], [], [], [], []
+    for r in range(B):
+        w, o = want[r, :ends[r]], out[r]
+        k = len(w)
+        if len(o) >= k and torch.equal(o[:k], w):
+            rest = o[k:]
+            if bool((rest != pad).any()):
+                (half_padded if bool((rest == pad).any()) else unpadded).append(r)
+        elif w[-1] == eos and len(o) >= k - 1 and torch.equal(o[:k - 1], w[:-1]):
+            (short if len(o) == k - 1 else lost if o[k - 1] == pad else other).append(r)
+        else:
+            other.append(r)
+    parts = []
+    if lost:
+        parts.append(f"{_rows(lost)} lost {'their' if len(lost) > 1 else 'its'} end token (it became [PAD]): keep "
+                     "eos_id in each row — if you mark a row as done before padding the new tokens, its own end "
+                     "token is overwritten; pad with the old `done`, then update it")
+    if short:
+        parts.append(f"{_rows(short)} {'have' if len(short) > 1 else 'has'} no end token: your loop stopped before "
+                     "appending the token that ended the last row — append the new tokens first, then test whether "
+                     "every row is done")
+    if unpadded:
+        after = out[unpadded[0], ends[unpadded[0]]:][:4].tolist()
+        parts.append(f"after its end token, {_rows(unpadded)} hold{'s' * (len(unpadded) == 1)} more predictions "
+                     f"({after} …): after a sequence has produced its end token, fill the rest of its row with [PAD] "
+                     "(id 0)")
+    if half_padded:
+        after = out[half_padded[0], ends[half_padded[0]]:][:6].tolist()
+        parts.append(f"after its end token, {_rows(half_padded)} hold{'s' * (len(half_padded) == 1)} {after}, "
+                     "[PAD] at some steps and predictions at others: once a row has ended it stays done — its "
+                     "done flag must never be reset (update it with |=)")
+    if other:
+        r = other[0]
+        t = int((out[r, :min(n, m)] != want[r, :min(n, m)]).nonzero()[0]) if bool(
+            (out[r, :min(n, m)] != want[r, :min(n, m)]).any()) else min(n, m)
+        parts.append(f"{_rows(other)} differ{'s' * (len(other) == 1)} from the greedy result"
+                     + (f", row {r} from position {t} on" if t < min(n, m) else f", row {r} in its length")
+                     + (f" (yours {out[r, t].item()}, expected {want[r, t].item()})" if t < min(n, m) else ""))
+    return "; ".join(parts) or None
+
+
+def _greedy_call(c, model, src, src_real, max_len):
+    """Run the student's loop; (out, weights) like the library's version is fine too."""
+    try:
+        out = c.call(model, src, src_real, model.BOS, model.EOS, max_len)
+    except Fail as e:
+        if re.search(r"cannot be converted to Scalar|only one element tensors|Boolean value of Tensor", str(e)):
+            raise Fail(f"{e} — your loop treats the batch as one sequence: with B rows, keep one done flag per row "
+                       "and stop when all of them are set") from None
+        raise
+    if isinstance(out, (tuple, list)) and len(out) == 2 and isinstance(out[0], torch.Tensor):
+        out = out[0]
+    return out
+
+
 @exercise
 def greedy_decode(c):
     """Checks greedy_decode(model, src, src_real, bos_id, eos_id, max_len) -> out (B, n) long: the generated
@@ -285,9 +446,7 @@ def greedy_decode(c):
     src_real = src != 0
     expected = torch.tensor([[5, 6, 7, 8, 3], [9, 10, 3, 0, 0], [11, 3, 0, 0, 0]])
 
-    out = c.call(model, src, src_real, model.BOS, model.EOS, 8)
-    if isinstance(out, (tuple, list)) and len(out) == 2 and isinstance(out[0], torch.Tensor):
-        out = out[0]  # (out, weights) like the library's version is fine too
+    out = _greedy_call(c, model, src, src_real, 8)
     calls = model.calls
     if isinstance(out, torch.Tensor) and out.dim() == 2 and out.size(0) == 3 and out.size(1) == 6 \
             and bool((out[:, 0] == model.BOS).all()):
@@ -305,36 +464,20 @@ def greedy_decode(c):
             and len(calls) > 1 and calls[-1].size(1) > 1:
         raise Fail("you took the logits of the first position (logits[:, 0]) every time: the next token comes "
                    "from the last position, logits[:, -1]")
-    if out.dim() == 2 and out.size(1) == 8 and len(calls) == 8:
-        raise Fail("your loop ran all max_len steps although every sequence had produced the end token: "
-                   "stop as soon as all are done")
-    if out.dim() == 2 and out.size(0) == 3 and 0 < out.size(1) < expected.size(1) \
-            and torch.equal(out, expected[:, :out.size(1)]):
-        raise Fail("your loop stopped when the first row produced its end token: stop only when ALL rows have "
-                   "ended (done.all(), not done.any()) — the others are still being written")
-    if out.shape == expected.shape:
-        no_pad = expected.masked_fill(expected == 0, model.EOS)
-        c.expect(not torch.equal(out, no_pad), "after a sequence has produced its end token, fill the rest of its "
-                 "row with [PAD] (id 0), not with more predictions")
-    c.close(out, expected, mistakes={
-        "your rows lost their end token (it became [PAD]): keep eos_id in each row — if you mark a row as done "
-        "before padding the new tokens, its own end token is overwritten; pad with the old `done`, then update "
-        "it (done |= next == eos_id)":
-            expected.masked_fill(expected == model.EOS, 0),
-    }, what="your result", hint="encode once; at each step decode everything written so far, take the most likely next token "
-            "of the last position, append it, and stop when every row has ended")
-
-    first = torch.tensor([2, 0, 1])                  # the same rows, the shortest first: row 0 ends first
-    model = _CopyModel()
-    out = c.call(model, src[first], src_real[first], model.BOS, model.EOS, 8)
-    out = out[0] if isinstance(out, (tuple, list)) and len(out) == 2 and isinstance(out[0], torch.Tensor) else out
-    out = c.tensor(out, what="your result when row 0 ends first")
-    if out.dim() == 2 and out.size(0) == 3 and out.size(1) < expected.size(1) \
-            and torch.equal(out, expected[first][:, :out.size(1)]):
-        raise Fail("your loop stops when row 0 has produced its end token: the other rows are still being "
-                   "written — stop only when every row has ended")
-    c.close(out, expected[first], what="your result when row 0 ends first",
-            hint="every row must be treated alike: keep one `done` flag per row")
+    hint = ("encode once; at each step decode everything written so far, take the most likely next token of the "
+            "last position, append it, and stop when every row has ended")
+    cases = [("your result", src, src_real, 8, expected),
+             ("your result when row 0 ends first", src[[2, 0, 1]], src_real[[2, 0, 1]], 8, expected[[2, 0, 1]]),
+             ("your result with max_len=3", src, src_real, 3, expected[:, :3])]
+    for what, s, real, max_len, want in cases:
+        if what != "your result":
+            model = _CopyModel()
+            out = c.tensor(_greedy_call(c, model, s, real, max_len), what=what)
+        if out.dim() == 2 and out.size(0) == want.size(0) and not out.is_floating_point():
+            story = _greedy_story(out.long(), want, model.EOS, model.PAD, max_len, len(model.calls))
+            if story:
+                raise Fail(story if what == "your result" else f"{what}: {story}")
+        c.close(out, want, what=what, hint=hint)
 
     torch.manual_seed(0)
     real = ref.Seq2Seq(12, max_len=16, d_model=16, n_heads=2, n_layers=1).eval()
@@ -350,7 +493,11 @@ def greedy_decode(c):
         again = again[0] if isinstance(again, (tuple, list)) and len(again) == 2 else again
         if isinstance(again, torch.Tensor) and not torch.equal(again, got):
             raise Fail("your result changes from one call to the next: greedy decoding takes the most likely "
-                       "token at every step, logits[:, -1].argmax(-1) — it does not sample")
+                       "token at every step (an argmax over the vocabulary) — it does not sample")
+        if got.dim() == 2 and got.size(0) == want.size(0) and not got.is_floating_point():
+            story = _greedy_story(got.long(), want, 3, 0, 6, 0)
+            if story:
+                raise Fail(f"your result on a real (untrained) model is wrong: {story}")
     got = c.tensor(got, shape=tuple(want.shape), what="your result on a real (untrained) model")
     c.close(got, want, what="your result on a real (untrained) model",
             hint="greedy means the single most likely token at every step, no sampling; feed the decoder "

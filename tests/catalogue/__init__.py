@@ -36,7 +36,17 @@ class Answer:
     @property
     def id(self):
         """e.g. "ch03-softmax-wrong-L12": chapter, exercise, kind and the answer's line in its module."""
-        return f"{self.chapter}-{self.exercise}-{'right' if self.right else 'wrong'}-L{inspect.getsourcelines(self.fn)[1]}"
+        return f"{self.chapter}-{self.exercise}-{'right' if self.right else 'wrong'}-L{_line(self.fn)}"
+
+
+def _line(fn):
+    """The line an answer starts on (for a class, its first method's: getsourcelines finds the first class
+    of that name in the module, and every answer is named alike)."""
+    if isinstance(fn, type):
+        methods = [v for v in vars(fn).values() if hasattr(v, "__code__")]
+        if methods:
+            return min(m.__code__.co_firstlineno for m in methods)
+    return inspect.getsourcelines(fn)[1]
 
 
 ANSWERS = []
