@@ -9,7 +9,8 @@ nobody foresaw still gets a message that says something specific:
     location(out, expected, ...)      where they differ: which batch elements, rows, steps or heads, padded or
                                       real positions, on or above the diagonal
 
-`axes` names the axes of the result for the messages, e.g. ("batch", "query", "key"); `padded` (a bool
+`axes` names the axes of the result for the messages, e.g. ("batch", "query", "key") (a square result is
+looked at by its diagonal only when its axes are not named, or the last is a "key" axis); `padded` (a bool
 tensor that broadcasts to the result) marks padded positions; `sizes` ({"d_k": 8, …}) names the widths a
 constant factor is tried against.
 """
@@ -81,11 +82,20 @@ _ERRORS = [  # (pattern in the error text, explanation; {0}, {1} … are the pat
      r"got an unexpected keyword argument",
      "the function's signature is not the exercise's: keep the arguments as the exercise's cell defines them"),
     (r"name '(\w+)' is not defined",
-     "`{0}` is not defined inside your function: use its arguments (the check passes its own tensors, not "
-     "the notebook's variables), or define it first"),
+     "the name is unknown where your code runs: import or define it first, or use the function's own "
+     "arguments (the check passes its own tensors, not the notebook's variables)"),
     (r"'NoneType' object",
      "something in your code is None: a helper without a `return`, or an in-place method's result "
      "(list.sort(), …) used as a value"),
+    (r"result type (\w+) can't be cast to the desired output type (\w+)",
+     "an in-place operation (+=, *=, add_, index_put_ …) tried to store {0} values in a {1} tensor, and an "
+     "in-place result keeps the tensor's dtype: make the tensor floating point from the start "
+     "(dtype=torch.float32, or .float())"),
+    (r"probability tensor contains either `inf`, `nan` or element < 0",
+     "torch.multinomial was given weights that are negative, inf or NaN: give it probabilities (a softmax), "
+     "not logits or log-probabilities"),
+    (r"invalid multinomial distribution \(sum of probabilities <= 0\)",
+     "torch.multinomial was given a row whose weights are all 0: every row needs some probability left"),
     (r"cannot be converted to Scalar|only one element tensors can be converted",
      "a tensor of several values was used as one number (.item(), int(), an if): with a batch, compare element "
      "by element and combine with .all() / .any()"),
@@ -250,7 +260,7 @@ def location(out, expected, *, axes=None, padded=None, atol=1e-5, rtol=1e-4):
             if not (bad & pad).any():
                 return "it is wrong at the real positions and right at the padded ones: the padding mask is " \
                        "used the other way round (True = real, or True = padded?) or it reaches the real positions"
-    if nd >= 2 and out.size(-1) == out.size(-2) > 1:
+    if nd >= 2 and out.size(-1) == out.size(-2) > 1 and (axes is None or "key" in str(axes[-1])):
         n = out.size(-1)
         diag = torch.eye(n, dtype=torch.bool).expand(out.shape)
         above = torch.ones(n, n, dtype=torch.bool).triu(1).expand(out.shape)

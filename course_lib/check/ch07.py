@@ -1,5 +1,7 @@
 """Exercise checks for chapter 07 (GPT): the causal mask, sampling the next token, the bigram baseline,
 the module Block and the sampling loop generate."""
+import re
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -19,6 +21,19 @@ def causal_mask(c):
     Reference: course_lib.gpt.causal_mask."""
     for T in (5, 1, 8):
         out = c.call(T)
+        if isinstance(out, torch.Tensor) and out.dim() >= 2 and tuple(out.shape[-2:]) != (T, T):
+            other = c.call(T + 3)
+            if isinstance(other, torch.Tensor) and other.shape == out.shape:
+                raise Fail(f"causal_mask({T}) and causal_mask({T + 3}) both have shape {tuple(out.shape)}: the size "
+                           "is fixed in your code — build the mask from the argument T")
+            if isinstance(out, torch.Tensor) and out.dim() == 2 and out.size(0) == out.size(1) in (T - 1, T + 1):
+                raise Fail(f"causal_mask({T}) has shape {tuple(out.shape)}, expected {(T, T)}: one size off — "
+                           "T positions give a T × T mask (query t, key s for t, s in 0 … T-1)")
+        if isinstance(out, torch.Tensor) and out.dim() > 2 and tuple(out.shape[-2:]) == (T, T) and \
+                all(n == 1 for n in out.shape[:-2]):
+            raise Fail(f"causal_mask({T}) has shape {tuple(out.shape)}, expected {(T, T)}: an extra axis of size 1 "
+                       "in front — return the (T, T) mask itself; the attention broadcasts it over the batch and "
+                       "the heads")
         if isinstance(out, torch.Tensor) and out.shape == (T, T) and out.dtype != torch.bool:
             lower = ref.causal_mask(T)
             if out.is_floating_point() and (torch.isinf(out).any() or bool((out <= -1e4).any())):
@@ -38,6 +53,10 @@ def causal_mask(c):
             "every position must be allowed to attend to itself: the diagonal has to be True "
             "(tril(), not tril(-1))": lower.tril(-1),
             "your mask allows everything: it must hide the positions after t": torch.ones(T, T, dtype=torch.bool),
+            "your mask lets each position see one step ahead (True just above the diagonal too): the causal "
+            "mask is off by one — only keys 0 … t are allowed": torch.ones(T, T, dtype=torch.bool).tril(1),
+            "your mask lets each position see only itself (the diagonal): the keys before t must be allowed "
+            "too": torch.eye(T, dtype=torch.bool),
         } if T > 1 else None, what=f"causal_mask({T})", hint="position t may look at positions 0 … t: that is the lower triangle, diagonal included")
 
 
@@ -64,8 +83,24 @@ def sample_next(c):
             x = x.masked_fill(x < kth, fill)
         return F.softmax(x.double(), -1)
 
+    def _runs_with_top_k(k):
+        try:
+            c.call(logits, temperature=1.0, top_k=k, generator=torch.Generator().manual_seed(0))
+            return True
+        except Fail:
+            return False
+
     def draw(temperature, top_k, seed=0):
-        out = c.call(logits, temperature=temperature, top_k=top_k, generator=torch.Generator().manual_seed(seed))
+        try:
+            out = c.call(logits, temperature=temperature, top_k=top_k, generator=torch.Generator().manual_seed(seed))
+        except Fail as e:
+            if "'replacement' (position 3)" in str(e):
+                raise Fail(f"{e} — pass the generator by keyword (generator=…): torch.multinomial's third "
+                           "positional argument is `replacement`") from None
+            if top_k is None and _runs_with_top_k(V):
+                raise Fail(f"{e} — with top_k=None (the default) no top-k filtering happens: do that step only "
+                           "when top_k is not None") from None
+            raise
         if isinstance(out, torch.Tensor) and out.shape == (2 * N, 1):
             raise Fail("your result has shape (B, 1): return one id per row, shape (B,) — hint: .squeeze(-1)")
         out = c.tensor(out, shape=(2 * N,), what=f"sample_next(temperature={temperature}, top_k={top_k})")
@@ -79,8 +114,12 @@ def sample_next(c):
         for name, row in (("a", a), ("b", b)):
             mistakes = {} if top_k is None else {
                 "top-k must be per row: you used the k-th largest logit of one row (e.g. logits[0]) for every "
-                "row — keep the batch axis: torch.topk(logits, k, dim=-1).values[:, -1:]":
-                    dist(row, temperature, top_k, kth_from=other[name])}
+                "row — take each row's own k-th largest (topk along dim=-1), kept as a column (B, 1) so that it "
+                "broadcasts": dist(row, temperature, top_k, kth_from=other[name])}
+            if top_k is not None and not torch.equal(row.topk(top_k).indices.sort().values, torch.arange(top_k)):
+                mistakes["you kept the first k tokens of the vocabulary (columns 0 … k-1), not the k with the "
+                         "largest logits: find where each row's k largest are (topk, or a threshold)"] = \
+                    dist(row.masked_fill(torch.arange(V) >= top_k, float("-inf")), temperature)
             mistakes |= {
                 "you sampled the most likely token every time (argmax): sample from the probabilities with "
                 "torch.multinomial": F.one_hot(row.argmax(), V).double(),
@@ -105,10 +144,13 @@ def sample_next(c):
                     dist(row.masked_fill(row > smallest, float("-inf")), temperature)
                 mistakes[f"you kept {top_k - 1} tokens instead of top_k={top_k} (off by one)"] = \
                     dist(row, temperature, top_k - 1)
+                mistakes[f"you kept {top_k + 1} tokens instead of top_k={top_k} (off by one: the k-th largest "
+                         f"sits at index k - 1)"] = dist(row, temperature, top_k + 1)
             c.close(_frequencies(out, V, rows[name]), dist(row, temperature, top_k), mistakes=mistakes,
-                    atol=0.015, rtol=0, what=f"the frequencies of your samples (temperature={temperature}, "
-                    f"top_k={top_k})", hint="divide by the temperature, keep only the k best (the rest can never be drawn), turn into "
-                    "probabilities, then draw one id per row with the generator")
+                    atol=0.015, rtol=0, axes=("token",),
+                    what=f"the frequencies of your samples (temperature={temperature}, top_k={top_k})",
+                    hint="divide by the temperature, keep only the k best (the rest can never be drawn), turn "
+                         "into probabilities, then draw one id per row with the generator")
 
     first, again = draw(1.0, None, seed=7), draw(1.0, None, seed=7)
     c.expect(torch.equal(first, again), "two calls with identically seeded generators gave different samples: "
@@ -134,23 +176,35 @@ def bigram_log_probs(c):
              (torch.tensor([3, 1, 3, 1, 3, 0, 3, 1, 1, 2]), 5, 0.5)]
     for ids, V, alpha in cases:
         out = c.call(ids, V, alpha=alpha)
-        out = c.tensor(out, shape=(V, V), what="your table")
-        if torch.isneginf(out).any():
-            raise Fail("your table has -inf (log 0) for pairs never seen in the text: add alpha to every "
-                       "count before normalising (smoothing), or the model gives unseen pairs zero "
-                       "probability and the validation loss becomes infinite")
-        out = c.tensor(out, what="your table")
+        seen = int(ids.max()) + 1
+        if isinstance(out, torch.Tensor) and seen < V and out.shape == (seen, seen):
+            raise Fail(f"your table has shape {tuple(out.shape)}, expected {(V, V)}: its size comes from the "
+                       "largest id in the text — use vocab_size, so that characters the text never shows still "
+                       "get a row and a column")
         counts = torch.zeros(V, V)
         counts.index_put_((ids[:-1], ids[1:]), torch.ones(len(ids) - 1), accumulate=True)
+        if isinstance(out, torch.Tensor) and out.shape == (V, V) and out.is_floating_point() and \
+                torch.isneginf(out).any() and not out.isnan().any():
+            if not torch.isneginf(out[counts > 0]).any():
+                raise Fail("your table has -inf (log 0) for pairs never seen in the text: add alpha to every "
+                           "count before normalising (smoothing), or the model gives unseen pairs zero "
+                           "probability and the validation loss becomes infinite")
+            raise Fail("your table has -inf (log 0) even for pairs the text contains: their probability came out "
+                       "0 — look for a division that rounds down (//, integer tensors) or counts that got lost")
+        out = c.tensor(out, shape=(V, V), what="your table")
         once = torch.zeros(V, V)
         once[ids[:-1], ids[1:]] = 1.0
+        short = torch.zeros(V, V)  # every pair but the last
+        short.index_put_((ids[:-2], ids[1:-1]), torch.ones(len(ids) - 2), accumulate=True)
+        wrapped = counts.clone()   # one pair more: the last id followed by the first (torch.roll)
+        wrapped[ids[-1], ids[0]] += 1
         expected = ngram.bigram_log_probs(ids, V, alpha)
         smooth = counts + alpha
 
         def log_rows(m):
             return (m / m.sum(1, keepdim=True)).log()
 
-        c.close(out, expected, mistakes={
+        mistakes = {
             "you normalised each column; each ROW (one previous character) must sum to 1 after exp":
                 (smooth / smooth.sum(0, keepdim=True)).log(),
             "your table is transposed: row = previous character, column = next character": expected.T,
@@ -167,21 +221,43 @@ def bigram_log_probs(c):
             "row by its own sum to get P(next | previous)": (smooth / smooth.sum()).log(),
             "you used log base 2 or 10; use the natural log (nats), like cross_entropy":
                 expected / torch.log(torch.tensor(2.0)),
-        }, what=f"your table (vocab_size={V}, alpha={alpha})",
-            hint="count every adjacent pair, add alpha to every cell, make each row a distribution, take logs")
+            "each column was divided by a row's total: the row sums, shape (V,), broadcast along the last axis "
+            "— keep the summed axis (keepdim=True) so that each row is divided by its own total":
+                (smooth / smooth.sum(1)).log(),
+            "the last pair (ids[-2], ids[-1]) was not counted: a loop or slice that stops one pair short — "
+            "N ids hold N - 1 pairs": log_rows(short + alpha),
+            "these are log-counts, never normalised: divide each row by its total before the log, so that "
+            "after exp each row sums to 1": smooth.log(),
+            "the row totals leave out most of the smoothing: alpha is added to each of a row's vocab_size "
+            "cells, so after exp your rows sum to more than 1 — divide by the total of the smoothed row":
+                (smooth / (counts.sum(1, keepdim=True) + alpha)).log(),
+            "you counted one pair too many, the last id followed by the first: torch.roll wraps around — "
+            "pair each id only with the one after it": log_rows(wrapped + alpha),
+            "you took a softmax of the counts: softmax exponentiates them first, so 3 counts weigh e³, not 3 — "
+            "divide each row of counts by its total instead": torch.log_softmax(smooth, dim=1),
+        }
+        c.name_mistake(out, expected, mistakes)
+        off = out.double() - expected.double()  # a constant per row: each row scaled, i.e. a wrong row total
+        if off.abs().max() > 1e-4 and (off - off.mean(1, keepdim=True)).abs().max() < 1e-4:
+            raise Fail("each row of your table is off by its own constant: the rows are divided by the wrong "
+                       "total, or not normalised at all — after exp each row must sum to 1")
+        c.close(out, expected, mistakes, what=f"your table (vocab_size={V}, alpha={alpha})",
+                axes=("previous character", "next character"),
+                hint="count every adjacent pair, add alpha to every cell, make each row a distribution, take logs")
 
 
 BLOCK_LAYOUT = ("ln1 = nn.LayerNorm(d_model); attn = MultiHeadAttention(d_model, n_heads, dropout); "
                 "ln2 = nn.LayerNorm(d_model); ff = FeedForward(d_model, dropout); dropout = nn.Dropout(dropout)")
 
 
-def _gpt_block(b, x, *, pre=True, residual=(True, True), swap=False, mask="causal", final_norm=False,
+def _gpt_block(b, x, *, pre=True, residual=(True, True), norms=("ln1", "ln2"), mask="causal", final_norm=False,
                stream="kept"):
-    """The reference GPT block `b` (its weights) computed with one of the usual mistakes."""
+    """The reference GPT block `b` (its weights) computed with one of the usual mistakes. norms: what each
+    sub-layer's input goes through, "ln1", "ln2" or "none"."""
     T = x.size(1)
     lower = attention.causal_mask(T)
     masks = {"causal": lower, "none": None, "no diagonal": lower.tril(-1), "inverted": ~lower}
-    n1, n2 = (b.ln2, b.ln1) if swap else (b.ln1, b.ln2)
+    n1, n2 = (getattr(b, n) if n != "none" else nn.Identity() for n in norms)
     att = lambda t: attention.MultiHeadAttention.forward(b.attn, t, mask=masks[mask], need_weights=True)[0]  # noqa: E731
     if stream == "normalised":                     # x = ln(x), then x = x + sublayer(x)
         x = n1(x)
@@ -191,6 +267,10 @@ def _gpt_block(b, x, *, pre=True, residual=(True, True), swap=False, mask="causa
     if stream == "stale":                          # the second residual adds to the block's input
         h = x + att(n1(x))
         return x + b.ff(n2(h))
+    if stream == "ff reads input":                 # the feed-forward reads the block's input x
+        return x + att(n1(x)) + b.ff(n2(x))
+    if stream == "ff reads ln1":                   # ... or the attention's normalised input
+        return x + att(n1(x)) + b.ff(n2(n1(x)))
     if pre:
         x = x + att(n1(x)) if residual[0] else att(n1(x))
         x = x + b.ff(n2(x)) if residual[1] else b.ff(n2(x))
@@ -206,11 +286,26 @@ _BLOCK_MISTAKES = {
     "the residual connection around the attention is missing: add the attention's output to x": dict(residual=(False, True)),
     "the residual connection around the feed-forward network is missing: add its output to x": dict(residual=(True, False)),
     "both residual connections are missing: each sub-layer's output is added to its input": dict(residual=(False, False)),
-    "ln1 and ln2 are swapped: ln1 belongs to the attention, ln2 to the feed-forward network": dict(swap=True),
+    "ln1 and ln2 are swapped: ln1 belongs to the attention, ln2 to the feed-forward network":
+        dict(norms=("ln2", "ln1")),
+    "the feed-forward network reads ln1(x): each sub-layer has its own layer norm, and ln2 belongs to the "
+    "feed-forward network": dict(norms=("ln1", "ln1")),
+    "the attention reads ln2(x): each sub-layer has its own layer norm, and ln1 belongs to the attention":
+        dict(norms=("ln2", "ln2")),
+    "the feed-forward network reads x unnormalised: pre-LN gives each sub-layer a normalised copy (ln2 for the "
+    "feed-forward)": dict(norms=("ln1", "none")),
+    "the attention reads x unnormalised: pre-LN gives each sub-layer a normalised copy (ln1 for the "
+    "attention)": dict(norms=("none", "ln2")),
+    "no sub-layer reads a normalised copy (ln1 and ln2 are unused): pre-LN normalises each sub-layer's input":
+        dict(norms=("none", "none")),
     "the residual stream itself is normalised (x = ln1(x), then x + attention(x)): pre-LN feeds the sub-layer "
     "a normalised copy and adds its output to the x that came in, unnormalised": dict(stream="normalised"),
     "the feed-forward's output is added to the block's input: the second residual adds to x as the first one "
     "left it (after the attention's addition)": dict(stream="stale"),
+    "the feed-forward network reads the block's input: it must read x as the attention's residual left it "
+    "(x + attention), normalised by ln2": dict(stream="ff reads input"),
+    "the feed-forward network reads the attention's normalised input ln1(x): it must read x as the attention's "
+    "residual left it (x + attention), normalised by ln2": dict(stream="ff reads ln1"),
     "the causal mask is missing: every position attends to the whole sequence, the future included": dict(mask="none"),
     "position 0 attends to nothing: every position must see itself, so the mask's diagonal is True (the lower "
     "triangle with its diagonal, not below it)": dict(mask="no diagonal"),
@@ -235,6 +330,50 @@ def _nan_positions(out, what):
                "score masked to -inf")
 
 
+def _mask_given(mine, x):
+    """The mask the student's forward hands to self.attn (by keyword or third positional argument), or None."""
+    seen = []
+
+    def hook(module, args, kwargs):
+        seen.append(kwargs.get("mask", args[2] if len(args) > 2 else None))
+    attn = getattr(mine, "attn", None)
+    if not isinstance(attn, nn.Module):
+        return None
+    handle = attn.register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        with torch.no_grad():
+            mine(x, need_weights=True)
+    except Exception:
+        pass
+    finally:
+        handle.remove()
+    return seen[0] if seen else None
+
+
+def _dropout_place(c, mine, theirs, x):
+    """Where self.dropout acts: stand in for it with a deterministic halving; the output must be that of
+    x + ½ attention, then the feed-forward's residual."""
+    c.count += 1
+    drop = getattr(mine, "dropout", None)
+    if not isinstance(drop, nn.Module):
+        return
+    handle = drop.register_forward_hook(lambda module, inputs, out: 0.5 * out)  # eval mode: out is the input
+    try:
+        with torch.no_grad():
+            got = mine(x)[0]
+    except Exception:  # whatever breaks here was not the dropout's doing: the other probes speak of it
+        return
+    finally:
+        handle.remove()
+    with torch.no_grad():
+        h = x + 0.5 * theirs.attn(theirs.ln1(x))[0]
+        want = h + theirs.ff(theirs.ln2(h))
+    if isinstance(got, torch.Tensor) and got.shape == want.shape and not torch.allclose(got, want, atol=1e-4,
+                                                                                         rtol=1e-3):
+        raise Fail("self.dropout acts on something other than the attention's output: it belongs on attn's "
+                   "output alone, before that output is added to x (not on the sum, not on the feed-forward)")
+
+
 @exercise
 def Block(c):
     """Checks the class Block(d_model, n_heads, dropout=0.0): the pre-LN GPT block, forward(x (B, T, d_model),
@@ -251,9 +390,18 @@ def Block(c):
             try:
                 out, w = m.pair(c, m.forward(c, mine, x, need_weights=True, what=what), what)
             except Fail as e:
+                if "tuple" in str(e) and any(k in str(e) for k in ("unsupported operand", "must be Tensor",
+                                                                  "'tuple' object has no attribute")):
+                    raise Fail(f"{e} — self.attn returns a pair (out, weights): unpack it before you use the "
+                               "output") from None
                 if "Bool and Float" in str(e) or "Float and Bool" in str(e):
                     raise Fail(f"{e} — pass the mask by keyword, self.attn(…, mask=mask): the second positional "
                                "argument of MultiHeadAttention is `context`, the keys' source") from None
+                given = _mask_given(mine, x)
+                if isinstance(given, torch.Tensor) and given.dim() >= 2 and tuple(given.shape[-2:]) != (T, T):
+                    raise Fail(f"{e} — the mask you pass to self.attn has shape {tuple(given.shape)}, but the "
+                               f"scores are (B, h, T, T) = {(B, h, T, T)}: build it for T = x.size(1), the number "
+                               "of positions (not the batch size, d_model or a fixed number)") from None
                 raise
             if isinstance(out, torch.Tensor) and out.shape == (B, T, d) and out.isnan().any():
                 _nan_positions(out, f"the output of {what}")
@@ -261,7 +409,8 @@ def Block(c):
             want, want_w = theirs(x, need_weights=True)
             mistakes = {msg: _gpt_block(theirs, x, **kw) for msg, kw in _BLOCK_MISTAKES.items()}
             c.name_mistake(out, want, mistakes)                          # a known mistake first, then where
-            m.future_probe(c, lambda x: m.pair(c, mine(x), what)[0], x, what=f"the output of {what}")
+            m.future_probe(c, lambda x: m.pair(c, mine(x, need_weights=True), what)[0], x,
+                           what=f"the output of {what}")
             c.close(out, want, what=f"the output of {what}",
                     hint="pre-LN: each sub-layer reads ln(x) and adds its output to x; the attention gets the "
                          "causal mask")
@@ -271,6 +420,8 @@ def Block(c):
             c.close(c.tensor(w, shape=(B, h, T, T), what=f"the weights of {what}"), want_w,
                     what=f"the weights of {what}", hint="return the attention's weights unchanged")
             plain, _ = m.pair(c, m.forward(c, mine, x, what=what), what)
+            m.future_probe(c, lambda x: m.pair(c, mine(x), what)[0], x,
+                           what=f"the output of {what} with need_weights=False")
             c.close(c.tensor(plain, shape=(B, T, d), what=f"the output of {what} with need_weights=False"), want,
                     what=f"the output of {what} with need_weights=False",
                     hint="need_weights only decides whether the weights come back, not what the block computes")
@@ -282,6 +433,12 @@ def Block(c):
                     lambda b: b(x)[0], what="Block")
     m.dropout_calls(c, mine, lambda b: b(x), 1, what="Block", where="once, to the attention's output (FeedForward "
                     "ends with a dropout of its own: do not wrap it in another)")
+    _dropout_place(c, mine, theirs, x)
+    dropping = m.build(c, cls, 16, 4, 0.5)
+    for name, part in (("attn", "the attention (MultiHeadAttention)"), ("ff", "the feed-forward network")):
+        rates = [d.p for d in getattr(dropping, name).modules() if isinstance(d, nn.Dropout)]
+        c.expect(not rates or any(rates), f"Block(16, 4, dropout=0.5) gives {part} no dropout of its own: pass "
+                 f"the block's dropout on when you create self.{name}, as the layout says")
     m.gradient_probe(c, mine.train(), theirs.train(), lambda b: b(x)[0], what="Block")
 
 
@@ -316,6 +473,19 @@ def _generate(c, prompt, n, what, **kwargs):
         if "tuple indices" in str(e) or "'tuple' object" in str(e):
             raise Fail(f"{e} — model(ids) returns a pair (logits, weights): unpack it before taking the last "
                        "position's logits") from None
+        sizes = re.search(r"must match except in dimension 1\. Expected size (\d+) but got size (\d+)", str(e))
+        if "must have same number of dimensions" in str(e):
+            raise Fail(f"{e} — sample_next returns shape (B,): make it a column (B, 1) before joining it to the "
+                       "(B, T) ids") from None
+        if sizes and sizes.group(2) == "1":
+            raise Fail(f"{e} — the new ids have 1 row where the batch has {sizes.group(1)}: append one id per row "
+                       "of the batch, as a column (B, 1), along dim=1") from None
+        if sizes:
+            raise Fail(f"{e} — the new ids have {sizes.group(2)} rows where the batch has {sizes.group(1)}: "
+                       "give sample_next the last position's logits of every row, shape (B, V)") from None
+        if "must match except in dimension 0" in str(e):
+            raise Fail(f"{e} — append the new ids along the time axis (dim=1, as a column (B, 1)): along dim 0 "
+                       "they would become new rows of the batch") from None
         raise
     B, T = prompt.shape
     if isinstance(out, (tuple, list)) and len(out) == 2 and isinstance(out[0], torch.Tensor):
@@ -328,6 +498,10 @@ def _generate(c, prompt, n, what, **kwargs):
         if got[0] == B and got[1] in (T + n - 1, T + n + 1):
             raise Fail(f"{what} has shape {got}, expected {(B, T + n)}: one token too {'few' if got[1] < T + n else 'many'} "
                        "— the loop must run exactly max_new_tokens times")
+        if got[0] == B and got[1] in (model.block_size, model.block_size + 1) and got[1] < T + n:
+            raise Fail(f"{what} has shape {got}, expected {(B, T + n)}: the ids you return lost their beginning — "
+                       "crop only what the model reads (a cropped copy under another name), and keep the whole "
+                       "sequence")
         if got == (B, T):
             raise Fail(f"{what} has shape {got}: the new tokens never reach ids — append each one to the "
                        "sequence inside the loop, so the next step sees it")
@@ -374,16 +548,49 @@ def generate(c):
     prompt = torch.tensor([[0, 3, 5, 2], [4, 4, 1, 7], [9, 10, 6, 8]])
     n = 5
     what = "generate(model, prompt (3, 4), 5, temperature=0.001)"          # ~greedy; 0 is no valid temperature
-    out = _generate(c, prompt, n, what, temperature=0.001, generator=torch.Generator().manual_seed(0))
+    seeded = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    drawn = ref.generate(_Stepper(), prompt, n, generator=seeded())  # temperature 1, no top-k: what is left out
+    row0 = torch.cat([prompt, _greedy(prompt[:1], n)[:, 4:].expand(len(prompt), -1)], dim=1)
+    axes = ("batch", "position")
+    out = _generate(c, prompt, n, what, temperature=0.001, generator=seeded())
     c.close(out, _greedy(prompt, n), mistakes={
         "the next token came from the first position's logits: the prediction for the next token is the "
         "last position's": _greedy(prompt, n, position=0),
-    }, what=what, hint="with a temperature near 0 every step must pick the most likely token after the last one — "
-       "pass temperature on to sample_next")
+        "the samples ignore the temperature (these are draws at temperature 1): pass temperature on to "
+        "sample_next": drawn,
+        "every row got the new tokens of row 0: draw one id per row and append each row's own": row0,
+    }, what=what, axes=axes, hint="with a temperature near 0 each step must append each row's most likely next "
+       "token: check which logits reach sample_next, and what else you pass it")
     what = "generate(model, prompt (3, 4), 5, top_k=1)"
-    out = _generate(c, prompt, n, what, top_k=1, generator=torch.Generator().manual_seed(0))
-    c.close(out, _greedy(prompt, n), what=what,
-            hint="with top_k=1 only the most likely token can be drawn: pass top_k on to sample_next")
+    out = _generate(c, prompt, n, what, top_k=1, generator=seeded())
+    c.close(out, _greedy(prompt, n), mistakes={
+        "the samples ignore top_k (with top_k=1 only the most likely token can be drawn): pass top_k on to "
+        "sample_next": drawn,
+    }, what=what, axes=axes, hint="with top_k=1 only each row's most likely next token can be drawn")
+    rows = torch.arange(10000)[:, None] % 11                     # the last id of each of 10,000 prompts
+    what = "generate(model, 10,000 one-token prompts, 1, temperature=2.0)"
+    out = _generate(c, rows, 1, what, temperature=2.0, generator=seeded())
+
+    def spread(temperature):  # P(next = i + 1), P(i + 2), P(anything else) at this temperature
+        p = F.softmax(torch.tensor([3.0, 2.0] + [0.0] * 9) / temperature, 0)
+        return torch.stack([p[0], p[1], p[2:].sum()]).double()
+
+    step = (out[:, 1] - out[:, 0]) % 11
+    freq = torch.stack([(step == 1).double().mean(), (step == 2).double().mean(),
+                        ((step != 1) & (step != 2)).double().mean()])
+    p1 = F.softmax(torch.tensor([3.0, 2.0] + [0.0] * 9), 0)
+    p_soft = F.softmax(p1 / 2.0, 0)  # probabilities softmaxed once more, as if they were logits
+    c.close(freq, spread(2.0), mistakes={
+        "the temperature was applied twice (the logits divided by it, then sample_next divides again): "
+        "sample_next does the dividing, so pass it the logits as they are": spread(4.0),
+        "sample_next was given probabilities (a softmax) where it expects logits: it makes its own softmax, "
+        "so pass it the logits as they are": torch.stack([p_soft[0], p_soft[1], p_soft[2:].sum()]).double(),
+        "the samples ignore the temperature (these are draws at temperature 1): pass temperature on to "
+        "sample_next": spread(1.0),
+        "generate always returns the most likely token: draw the next token with sample_next, not argmax":
+            torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64),
+    }, atol=0.03, rtol=0, what=f"the frequencies of the next token's step (+1, +2, other) in {what}",
+        hint="each new id must be drawn from softmax(last logits / temperature)")
     runs = []
     for seed in (0, 0, 1):
         what = f"generate(model, prompt (3, 4), 8, top_k=2, generator seeded {seed})"
