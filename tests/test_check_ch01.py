@@ -12,7 +12,7 @@ def _stub(*args):
 
 def test_one_hot():
     assert check.one_hot(text.one_hot).passed
-    assert check.one_hot(lambda ids, V: torch.eye(V)[ids]).passed
+    assert check.one_hot(lambda ids, V: torch.eye(V, device=ids.device)[ids]).passed
     assert check.one_hot(_stub).status == "not_implemented"
     for wrong, phrase in [
         (lambda ids, V: F.one_hot(ids, V), "integers"),
@@ -21,6 +21,7 @@ def test_one_hot():
         (lambda ids, V: torch.ones(len(ids), V), "single 1"),
         (lambda ids, V: torch.eye(len(ids), V), "mark positions, not ids"),
         (lambda ids, V: None, "return"),
+        (lambda ids, V: torch.eye(V)[ids], "device"),
     ]:
         result = check.one_hot(wrong)
         assert result.status == "failed" and phrase in result.message, result.message

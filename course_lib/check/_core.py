@@ -186,9 +186,21 @@ class Checker:
         self.count = 0
         self._first_call = None  # (args, kwargs) of the first call, for the device probe at the end
 
-    def call(self, *args, **kwargs):
+    def call(self, *args, errors=None, **kwargs):
         """Call the student's function on copies of the inputs (so it cannot change ours); fail if it changed
-        one of them in place (x += …, x.mul_(…)): in a notebook that would corrupt the caller's tensor."""
+        one of them in place (x += …, x.mul_(…)): in a notebook that would corrupt the caller's tensor.
+        errors: {regex: message}: an error whose text matches fails with that message instead (what the
+        error means in this exercise: a product in the wrong order …), keeping the line number."""
+        try:
+            return self._call(args, kwargs)
+        except Fail as e:
+            for pattern, message in (errors or {}).items():
+                if re.search(pattern, str(e)):
+                    line = re.search(r"\(line \d+\)", str(e))
+                    raise Fail(message + (f" {line.group(0)}" if line else "")) from None
+            raise
+
+    def _call(self, args, kwargs):
         args = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
         kwargs = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
         given = [(f"argument {i + 1}", a, a.clone()) for i, a in enumerate(args) if isinstance(a, torch.Tensor)]

@@ -107,6 +107,11 @@ _ERRORS = [  # (pattern in the error text, explanation; {0}, {1} … are the pat
 ]
 
 
+def product_error(m, n, p, q):
+    """A regex for PyTorch's error of the product (m x n) @ (p x q), to name it in Checker.call(errors=)."""
+    return re.escape(f"mat1 and mat2 shapes cannot be multiplied ({m}x{n} and {p}x{q})")
+
+
 def explain_error(error):
     """What an error raised inside the student's code usually means, as a phrase, or ""."""
     text = str(error)

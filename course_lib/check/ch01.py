@@ -1,8 +1,11 @@
 """Exercise checks for chapter 01: text as vectors."""
+import re
+
 import torch
 
 from .. import text
 from ._core import exercise
+from ._diagnose import product_error, relation
 
 __all__ = ["one_hot", "embed", "sequence_logits"]
 
@@ -21,7 +24,15 @@ def one_hot(c):
             kind = "booleans" if out.dtype == torch.bool else "integers"
             c.expect(False, f"your one-hot vectors are {kind}: make them float (e.g. .float()), "
                             "so that they can be multiplied by a weight matrix")
+        if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[0] == len(ids) \
+                and out.shape[1] == ids.max() + 1 != V:
+            c.expect(False, f"your one-hot vectors are {out.shape[1]} wide, the largest id + 1: their width is "
+                            "the vocabulary's size, vocab_size, whatever ids this call happens to hold")
         out = c.tensor(out, shape=want.shape, what="your one-hot matrix")
+        binary = bool(((out == 0) | (out == 1)).all())
+        if binary and (out.sum(-1) > 1).any() and not torch.equal(out, torch.ones_like(want)):
+            c.expect(False, "some rows hold several 1s: row t must have its single 1 in column ids[t] only "
+                            "(out[:, ids] = 1, for one, sets every id's column in every row)")
         left, right = torch.zeros_like(want), torch.zeros_like(want)
         left[torch.arange(len(ids)), (ids - 1) % V] = 1
         right[torch.arange(len(ids)), (ids + 1) % V] = 1
@@ -31,23 +42,46 @@ def one_hot(c):
             "the 1s sit one column too far right: row t needs its 1 in column ids[t], not ids[t] + 1": right,
             "the 1s mark positions, not ids: put the 1 of row t in column ids[t]":
                 torch.eye(len(ids), V),
-        }, what="your one-hot matrix", hint="row t is all zeros except a 1 in column ids[t]")
+        }, what="your one-hot matrix", hint="row t is all zeros except a 1 in column ids[t]",
+            axes=("row", "column"))
     c.expect(out.sum().item() == len(ids), "every row must sum to exactly 1")
 
 
 @exercise
 def embed(c):
     """Checks embed(ids (T,), W (V, d)) -> (T, d) = one_hot(ids) @ W. Reference: `W[ids]`, i.e. nn.Embedding."""
-    V, d = 7, 5
-    W = torch.randn(V, d, generator=_gen(1))
-    for ids in [torch.tensor([3, 0, 6, 3]), torch.tensor([5]), torch.tensor([1, 2, 3, 4, 5, 6, 0, 1])]:
-        out = c.tensor(c.call(ids, W), shape=(len(ids), d), what="your embedding matrix")
+    cases = [(7, 5, [3, 0, 6, 3]), (7, 5, [5]), (7, 5, [1, 2, 3, 4, 5, 6, 0, 1]), (11, 3, [10, 2, 2, 7, 0])]
+    for seed, (V, d, ids) in enumerate(cases):
+        W, ids = torch.randn(V, d, generator=_gen(1 + seed // 3)), torch.tensor(ids)
+        T, width = len(ids), r"(\d+)"
+        wide = re.escape("mat1 and mat2 shapes cannot be multiplied (") + f"{T}x{width} and {V}x{d}\\)"
+        order = "the order of the product is the wrong way round: the one-hot matrix (T, V) comes first, W second"
+        named = {
+            product_error(V, d, T, V): order, product_error(d, V, T, V): order,
+            wide + "|Class values must be smaller than num_classes":
+                f"your one-hot vectors are not as wide as W's number of rows (V = {V}): build them from W's "
+                "shape, not from the ids or a fixed number",
+        }
+        out = c.tensor(c.call(ids, W, errors=named), what="your embedding matrix")
         x = text.one_hot(ids, V)
-        c.close(out, x @ W, {
-            "you returned W's first rows in order (positions, not ids): row t must be W[ids[t]]": W[: len(ids)],
-            "off by one: row t must be W[ids[t]]": W[(ids + 1) % V],
-            "you summed the embeddings: keep one row per character": (x @ W).sum(0, keepdim=True).expand(len(ids), d),
-        }, what="your embedding matrix", hint="one_hot(ids, V) has shape (T, V); multiplied by W (V, d) it gives (T, d)")
+        summed = "you summed the embeddings: keep one row per character"
+        mistakes = {
+            "you returned W's first rows in order (positions, not ids): row t must be row ids[t] of W": W[:T],
+            "off by one: row t must be row ids[t] of W, not row ids[t] + 1": W[(ids + 1) % V],
+            "off by one: row t must be row ids[t] of W, not row ids[t] - 1": W[(ids - 1) % V],
+            summed: (x @ W).sum(0, keepdim=True).expand(T, d),
+            summed + " (yours has one row)": (x @ W).sum(0, keepdim=True),
+            summed + " (yours has no row axis)": (x @ W).sum(0),
+            "you returned all of W: pick the rows of the given ids, one per character": W,
+        }
+        if out.shape == (T, d) and out.dtype == W.dtype:
+            c.name_mistake(out, x @ W, mistakes)
+            if not torch.allclose(out, x @ W, atol=1e-5) and (torch.cdist(out, W).min(1).values > 1e-4).all() \
+                    and relation(out, x @ W) is None:
+                c.expect(False, "none of your rows is a row of W: the embedding of id i is row i of the W you "
+                                "were given (a fresh nn.Embedding has weights of its own)")
+        c.close(out, x @ W, mistakes, what="your embedding matrix", axes=("row", "column"),
+            hint="one_hot(ids, V) has shape (T, V); multiplied by W (V, d) it gives (T, d)")
 
 
 @exercise
@@ -57,18 +91,29 @@ def sequence_logits(c):
     B, T, d, C = 3, 5, 4, 2
     x = torch.randn(B, T, d, generator=_gen(2))
     W = torch.randn(d, C, generator=_gen(3))
-    out = c.call(x, W)
+    out = c.call(x, W, errors={
+        product_error(B, T, d, C): "you reduced over the feature axis (the last one): add up over the tokens of "
+                              "each sequence, the length axis (dim=1)",
+        product_error(d, C, B, d): "the order of the product is the wrong way round: the summed features (B, d) come "
+                              "first, times W (d, C)",
+    })
     if isinstance(out, torch.Tensor) and tuple(out.shape) == (B, T, C):
         c.expect(False, "that is one output per token (B, T, C): add the token features up over the "
                         "length axis (dim=1) first, to get one output per sequence")
     if isinstance(out, torch.Tensor) and tuple(out.shape) == (T, C):
         c.expect(False, "you added up over the batch (dim=0): add up over the tokens of each sequence (dim=1)")
-    out = c.tensor(out, shape=(B, C), what="your output")
+    out = c.tensor(out, what="your output")
     c.close(out, x.sum(1) @ W, {
         "you took only the first token's features: add up all of them (dim=1)": x[:, 0] @ W,
         "you took only the last token's features: add up all of them (dim=1)": x[:, -1] @ W,
         "you averaged the tokens: this exercise adds them up (sum, not mean)": x.mean(1) @ W,
-    }, what="your output", hint="features.sum(dim=1) has shape (B, d); then @ W gives (B, C)")
-    x2 = torch.randn(1, 9, d, generator=_gen(4))
-    out = c.tensor(c.call(x2, W), shape=(1, C), what="your output for a batch of one sequence (B = 1)")
-    c.close(out, x2.sum(1) @ W, what="your output for a batch of one longer sequence")
+        "you left out the first token: add up all of them, from position 0": x[:, 1:].sum(1) @ W,
+        "you left out the last token: add up all of them, up to position T - 1": x[:, :-1].sum(1) @ W,
+        "you took the maximum over the tokens: this exercise adds them up (sum, not max)": x.amax(1) @ W,
+    }, what="your output", axes=("batch", "class"),
+        hint="add up over the length axis to get (B, d); then the product with W gives (B, C)")
+    for B2, T2, seed in [(4, 7, 5), (1, 9, 4)]:  # other sizes: nothing may be fixed to the first call's
+        x2 = torch.randn(B2, T2, d, generator=_gen(seed))
+        what = "your output for a batch of one sequence (B = 1)" if B2 == 1 else f"your output (B = {B2}, T = {T2})"
+        out = c.tensor(c.call(x2, W), what=what)
+        c.close(out, x2.sum(1) @ W, what=what, axes=("batch", "class"))

@@ -1,6 +1,5 @@
 """Exercise checks for chapter 05: BERT's input (segment ids, the BertEmbeddings module) and masked-LM
 corruption (mask_tokens)."""
-import copy
 
 import torch
 import torch.nn as nn
@@ -200,7 +199,7 @@ def mask_tokens(c):
     Reference: course_lib.bert.mask_tokens."""
     for seed, p in ((0, 0.15), (1, 0.15), (2, 0.5)):
         args = _mask_case(seed)
-        ids, special = args[0], args[1]
+        ids = args[0]
         inputs, labels = _pair(c, c.call(*args, MASK, p), tuple(ids.shape))
         want_inputs, want_labels = ref.mask_tokens(*args, MASK, p)
         if torch.equal(inputs, want_labels) and torch.equal(labels, want_inputs):

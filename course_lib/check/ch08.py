@@ -49,7 +49,7 @@ def cross_attention(c):
         raise Fail("weights has shape (B, S, T); it must be (B, T, S): rows = output positions (queries), "
                    "columns = input positions (keys) — hint: the queries go on the left of the product, the "
                    "transposed keys on the right")
-    q, k, v = x @ Wq, memory @ Wk, memory @ Wv
+    q, k = x @ Wq, memory @ Wk
     scores = q @ k.transpose(-2, -1) / math.sqrt(dk)
     mask = src_real[:, None, :]
     over_queries = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=1)
@@ -134,7 +134,7 @@ def _sizes_mixed(c, error, B, S, d, Wq, Wk, Wv):
     g = torch.Generator().manual_seed(1)
     x, memory = torch.randn(B, S, d, generator=g), torch.randn(B, S, d, generator=g)
     real = torch.tensor([[True] * (S - 1) + [False], [True] * 2 + [False] * (S - 2)])
-    q, k, v = x @ Wq, memory @ Wk, memory @ Wv
+    q, k = x @ Wq, memory @ Wk
     scale = math.sqrt(Wq.size(1))
     rows = ("your padding mask lines up with the queries (the rows of the T × S scores), not with the keys: "
             "src_real marks input positions, the columns — give it a size-1 axis for the queries")
