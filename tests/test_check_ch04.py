@@ -37,6 +37,8 @@ def split(fn):
     ("the wrong way round", split(lambda x, B, T, d, h, dh: x.view(B, T, dh, h).transpose(1, 2))),
     ("d_model // n_heads", split(lambda x, B, T, d, h, dh: x.view(B, T, h, d / h).transpose(1, 2))),
     ("d_model // n_heads", split(lambda x, B, T, d, h, dh: x.reshape(B, T, h, d / h).transpose(1, 2))),
+    ("hard-coded", split(lambda x, B, T, d, h, dh: x.view(B, T, 2, d // 2).transpose(1, 2))),
+    ("only one batch element", split(lambda x, B, T, d, h, dh: x[:1].view(1, T, h, dh).transpose(1, 2))),
 ])
 def test_split_heads_mistakes_are_named(phrase, fn):
     result = check.split_heads(fn)
@@ -53,10 +55,13 @@ def merge(fn):
 @pytest.mark.parametrize("phrase, fn", [
     ("without moving the head axis", merge(lambda x, B, h, T, dh: x.reshape(B, T, h * dh))),
     ("interleaved", merge(lambda x, B, h, T, dh: x.permute(0, 2, 3, 1).reshape(B, T, h * dh))),
-    ("no longer contiguous", merge(lambda x, B, h, T, dh: x.transpose(1, 2).view(B, T, h * dh))),
+    ("view() cannot follow a transpose", merge(lambda x, B, h, T, dh: x.transpose(1, 2).view(B, T, h * dh))),
     ("summed or averaged", merge(lambda x, B, h, T, dh: x.mean(1))),
     ("four axes", merge(lambda x, B, h, T, dh: x.transpose(1, 2))),
     ("tokens must stay on axis 1", merge(lambda x, B, h, T, dh: x.reshape(B, h * dh, T))),
+    ("joined along the token axis", merge(lambda x, B, h, T, dh: x.reshape(B, h * T, dh))),
+    ("in another order", merge(lambda x, B, h, T, dh: x.flip(1).transpose(1, 2).reshape(B, T, h * dh))),
+    ("only one batch element", merge(lambda x, B, h, T, dh: x[:1].transpose(1, 2).reshape(1, T, h * dh))),
 ])
 def test_merge_heads_mistakes_are_named(phrase, fn):
     result = check.merge_heads(fn)
@@ -95,6 +100,12 @@ def per_column(n, d):
     ("dtype torch.int64", lambda n, d: torch.zeros(n, d, dtype=torch.long)),
     ("expected torch.float32", lambda n, d: A.sinusoidal_positions(n, d).double()),
     ("counts the 2 twice", positions(lambda pos, two_i, d: pos / 10000 ** (2 * two_i / d))),
+    ("powers of 1000,", positions(lambda pos, two_i, d: pos / 1000 ** (two_i / d))),
+    ("integer division", positions(lambda pos, two_i, d: pos / 10000 ** (two_i // d))),
+    ("run the wrong way", positions(lambda pos, two_i, d: pos / 10000 ** (two_i.flip(0) / d))),
+    ("the wrong frequencies", positions(lambda pos, two_i, d: pos / 10000 ** two_i / d)),
+    ("position 0's row", positions(lambda pos, two_i, d: (pos / 10000) ** (two_i / d))),
+    ("the odd ones are not", positions(odd=torch.sin)),
 ])
 def test_sinusoidal_positions_mistakes_are_named(phrase, fn):
     result = check.sinusoidal_positions(fn)
@@ -141,6 +152,9 @@ class _MHA(torch.nn.Module):
         if mask is not None and got.get("after"):
             w = w * mask
         o = w @ v
+        if got.get("zero_fill") and mask is not None:
+            w = torch.softmax((q @ k.transpose(-2, -1) / scale).masked_fill(~mask, 0.0), dim=-1)
+            o = w @ v
         o = o.permute(0, 2, 3, 1).reshape(B, T, d) if got.get("interleave") else A.merge_heads(o)
         if got.get("inplace"):
             x += 0
@@ -148,7 +162,9 @@ class _MHA(torch.nn.Module):
         out = o if got.get("no_out") else self.out(o)
         if got.get("detach"):
             out = self.out(o.detach())
-        return (out.detach() if got.get("no_grad") else out), (w if need_weights else None)
+        if got.get("mean_weights"):
+            w = w.mean(1)
+        return (out.detach() if got.get("no_grad") else out), (w if need_weights or got.get("always") else None)
 
 
 def mha_variant(**mistake):
@@ -175,6 +191,9 @@ def test_a_written_out_multi_head_attention_passes():
     ("in place", mha_variant(inplace=True)),
     ("no gradient reaches", mha_variant(detach=True)),
     ("carries no gradient", mha_variant(no_grad=True)),
+    ("set to 0", mha_variant(zero_fill=True)),
+    ("not their mean or sum", mha_variant(mean_weights=True)),
+    ("None unless need_weights is true", mha_variant(always=True)),
 ])
 def test_multi_head_attention_mistakes_are_named(phrase, cls):
     result = check.MultiHeadAttention(cls)
@@ -234,11 +253,11 @@ class _Block(torch.nn.Module):
         if pre:
             a, w = self.attn(n1(x), mask=mask, need_weights=need_weights)
             x = keep * x + drop(a)
-            x = x + drop(self.ff(n2(x)))
+            x = x + (self.ff(n2(x)) if got.get("one_dropout") else drop(self.ff(n2(x))))
         else:
             a, w = self.attn(x, mask=mask, need_weights=need_weights)
             x = n1(keep * x + drop(a))
-            x = n2(x + drop(self.ff(x)))
+            x = n2(x + (self.ff(x) if got.get("one_dropout") else drop(self.ff(x))))
         return x, w
 
 
@@ -261,6 +280,7 @@ def test_a_written_out_encoder_block_passes():
     ("does not reach the attention", block_variant(no_mask=True)),
     ("in eval mode", block_variant(eval_dropout=True)),
     ("never applies dropout", block_variant(no_dropout=True)),
+    ("applies self.dropout 1 time", block_variant(one_dropout=True)),
 ])
 def test_encoder_block_mistakes_are_named(phrase, cls):
     result = check.EncoderBlock(cls)
@@ -273,3 +293,20 @@ def test_choose_takes_yours_only_when_it_passes(capsys):
     assert "uses your EncoderBlock" in capsys.readouterr().out
     assert check.choose(block_variant(flip=True), A.EncoderBlock) is A.EncoderBlock
     assert "goes on with the library's course_lib.attention.EncoderBlock" in capsys.readouterr().out
+
+
+def test_encoder_block_dropout_placement_and_d_ff_are_named():
+    class AfterTheAdd(block_variant()):
+        def forward(self, x, mask=None, need_weights=False):
+            if self.norm_first:
+                return super().forward(x, mask, need_weights)
+            a, w = self.attn(x, mask=mask, need_weights=need_weights)
+            x = self.dropout(self.norm1(x + a))
+            return self.dropout(self.norm2(x + self.ff(x))), w
+
+    class FixedWidth(block_variant()):
+        def __init__(self, d_model, n_heads, d_ff=None, dropout=0.0, norm_first=False):
+            super().__init__(d_model, n_heads, None, dropout, norm_first)
+
+    assert "before it is added" in check.EncoderBlock(AfterTheAdd).message
+    assert "d_ff given was ignored" in check.EncoderBlock(FixedWidth).message
