@@ -29,6 +29,8 @@ W = torch.softmax(torch.randn(2, 5, 5, generator=g), -1)  # reference attention 
     (E.reshape(2, 6, 4).transpose(1, 2).contiguous(), E, "the reference's numbers, in other places"),
     (torch.cat([E[:, :1], E[:, :-1]], 1), E, "shifted by one along the row axis"),
     (torch.zeros_like(E), E, "all zeros"),
+    (E * torch.arange(2.0, 6.0).view(1, 4, 1), E, "every row is off by its own factor"),
+    (W.argmax(-1, keepdim=True).float().expand_as(W), W, "indices?"),
 ])
 def test_relations_are_named(out, expected, phrase):
     said = relation(out, expected, sizes={"d_k": 8})

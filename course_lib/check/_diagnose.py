@@ -92,8 +92,9 @@ _ERRORS = [  # (pattern in the error text, explanation; {0}, {1} … are the pat
      "in-place result keeps the tensor's dtype: make the tensor floating point from the start "
      "(dtype=torch.float32, or .float())"),
     (r"probability tensor contains either `inf`, `nan` or element < 0",
-     "torch.multinomial was given weights that are negative, inf or NaN: give it probabilities (a softmax), "
-     "not logits or log-probabilities"),
+     "torch.multinomial was given a row that is not a probability distribution (weights below 0, inf or NaN): "
+     "hand it each row's softmax, not logits or log-probabilities — and make sure no row is masked "
+     "entirely (a threshold taken over the whole batch instead of each row can hide every token of a row)"),
     (r"invalid multinomial distribution \(sum of probabilities <= 0\)",
      "torch.multinomial was given a row whose weights are all 0: every row needs some probability left"),
     (r"cannot be converted to Scalar|only one element tensors can be converted",
@@ -226,6 +227,16 @@ def relation(out, expected, *, axes=None, sizes=None, atol=1e-5, rtol=1e-4):
         if (rows.abs() > 1e-12).all() and _close(o / rows, e, a, r):
             return "each row is right up to a factor: the division by the row's sum is missing, so the rows " \
                    "do not add up to 1"
+    ratio = o / torch.where(e.abs() > 1e-6, e, torch.ones_like(e))
+    rows_alive = (o.abs().amax(-1) > a).all()  # a row of zeros is a place (location), not a factor
+    if o.size(-1) > 1 and rows_alive and (e.abs() > 1e-6).all() and _close(ratio, ratio.mean(-1, keepdim=True).expand_as(ratio),
+                                                             1e-4, 1e-4):
+        return "every row is off by its own factor (yours divided by the reference is the same along each row): " \
+               "each row was divided or multiplied by the wrong amount — a count, a sum or a norm per row"
+    whole = (o == o.round()).all() and (o >= 0).all() and not (e == e.round()).all()
+    if whole and o.max() < max(o.shape):
+        return "yours holds whole numbers where the reference holds values — indices? torch.max(x, dim) and " \
+               "torch.min return a pair (values, indices): take .values, or use amax / amin"
     if _close(torch.softmax(e, -1), o, a, r):
         return "yours is the softmax of the reference: a softmax too many (the reference is not normalised)"
     return None

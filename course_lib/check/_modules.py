@@ -55,11 +55,17 @@ def randomize(module, seed=0):
     return module
 
 
-def load(c, mine, reference, layout):
-    """Copy the reference's parameters into the student's module by name. `layout` describes the names."""
+def load(c, mine, reference, layout, ordered=False):
+    """Copy the reference's parameters into the student's module by name. `layout` describes the names;
+    ordered=True: the exercise also asks for the layers to be created in the layout's order (the seeded
+    initialisation, and so the chapter's numbers, follow that order)."""
     c.count += 1
     want = dict(reference.named_parameters())
     have = dict(mine.named_parameters())
+    if ordered and set(want) == set(have) and list(want) != list(have):
+        order = list(dict.fromkeys(n.split(".")[0] for n in want))
+        raise Fail(f"your module creates its layers in another order than the exercise's ({', '.join(order)}): "
+                   "create them in that order — the seeded initialisation follows it")
     missing = [n for n in want if n not in have]
     extra = [n for n in have if n not in want]
     if missing or extra:
@@ -128,7 +134,8 @@ def future_probe(c, run, x, what="your output"):
                        "position sees one step ahead — the causal mask is off by one (the diagonal above the "
                        "main one is allowed too)")
         raise Fail(f"{what} at position {first} changes when only the last position's input changes: positions "
-                   "see the future — the causal mask is missing, or does not reach this attention")
+                   "see the future — the causal mask is missing, the wrong way round (True marks the keys s ≤ t "
+                   "that query t may see), or does not reach this attention")
 
 
 def padding_probe(c, run, x, real, what="your output", queries=None):
@@ -174,14 +181,14 @@ def gradient_probe(c, mine, reference, run, what="your module"):
     (out_mine * r).sum().backward()
     (out_ref * r).sum().backward()
     theirs = dict(reference.named_parameters())
-    for name, p in mine.named_parameters():
+    for name, p in mine.named_parameters():  # an unused parameter first: it explains every other difference
         g, want = p.grad, theirs[name].grad
-        if want is None:
-            continue
-        if g is None or (g.abs().max() == 0 and want.abs().max() > 0):
+        if want is not None and (g is None or (g.abs().max() == 0 and want.abs().max() > 0)):
             raise Fail(f"no gradient reaches `{name}`: it is unused in forward, or its path is cut by .detach(), "
                        ".data or torch.no_grad()")
-        if not torch.allclose(g, want, atol=1e-4, rtol=1e-3):
+    for name, p in mine.named_parameters():
+        g, want = p.grad, theirs[name].grad
+        if want is not None and not torch.allclose(g, want, atol=1e-4, rtol=1e-3):
             raise Fail(f"the gradient of `{name}` differs from the reference's although the outputs agree: "
                        "something in forward is detached or computed outside autograd (.data, .item(), numpy)")
 
@@ -200,8 +207,8 @@ def dropout_calls(c, module, run, expected, what="your module", where="to each s
     finally:
         handle.remove()
     if len(calls) != expected:
-        raise Fail(f"{what} applies self.dropout {len(calls)} time{'s' * (len(calls) != 1)} in one forward, "
-                   f"the exercise {expected}: apply it {where}")
+        raise Fail(f"{what} applies self.dropout {len(calls)} time{'s' * (len(calls) != 1)} in one forward, where "
+                   f"the exercise asks for {expected}: apply it {where}")
 
 
 def device_probe(c, module, *args, what="your forward"):
