@@ -291,6 +291,44 @@ _EMBEDDING_MISTAKES = {
 }
 
 
+def _lookup_probe(module, ids, segments):
+    """What the student's forward looks up in its position and segment tables (forward pre-hooks on
+    `self.position` and `self.segment`): a message naming ids used as positions, positions that run along the
+    batch, or segments that are ignored when given — or None."""
+    seen = {}
+    handles = []
+    for name in ("position", "segment"):
+        table = getattr(module, name, None)
+        if isinstance(table, nn.Embedding):
+            handles.append(table.register_forward_pre_hook(
+                lambda _, given, name=name: seen.setdefault(name, []).append(given[0].detach().clone())))
+    try:
+        with torch.no_grad():
+            module(ids.clone(), segments.clone())
+    except Exception:
+        pass  # what was looked up before the error is what counts here
+    finally:
+        for h in handles:
+            h.remove()
+    B, T = ids.shape
+    for pos in seen.get("position", []):
+        try:
+            as_ids = torch.equal(torch.broadcast_to(pos, ids.shape), ids)
+        except RuntimeError:
+            as_ids = False
+        if as_ids:
+            return ("your position lookup is given the token ids: the positions are 0 … T − 1 along the length "
+                    "axis, not the token ids — the same positions for every row, whatever the tokens")
+        if pos.dim() >= 2 and pos.size(-2) == B > 1 and (pos != pos[..., :1, :]).any():
+            return ("your positions count the batch (they differ from row to row): positions run along the length "
+                    "axis, not the batch — 0 … T − 1 with T = ids.size(1), the same for every row")
+    looked_up = seen.get("segment", [])
+    if looked_up and segments.any() and not any(seg.any() for seg in looked_up):
+        return ("your segment lookup gets only zeros although segments were given: the segments argument is "
+                "ignored when it is given — use zeros only when segments is None")
+    return None
+
+
 @exercise
 def BertEmbeddings(c):
     """Checks the class BertEmbeddings(vocab_size, d_model, max_len=128, n_segments=2, dropout=0.1, eps=1e-12):
@@ -302,7 +340,7 @@ def BertEmbeddings(c):
     ids = torch.randint(5, V, (B, 7), generator=g)
     segments = torch.tensor([[0, 0, 0, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 1, 1]])
     theirs = m.randomize(ref.BertEmbeddings(V, d, max_len, dropout=0.0), 0).eval()
-    mine = m.load(c, m.build(c, cls, V, d, max_len, 2, 0.0), theirs, EMBEDDINGS_LAYOUT)
+    mine = m.load(c, m.build(c, cls, V, d, max_len, 2, 0.0), theirs, EMBEDDINGS_LAYOUT, ordered=True)
     norm = getattr(mine, "norm", None)
     c.expect(not isinstance(norm, nn.LayerNorm) or norm.eps == theirs.norm.eps,
              f"your layer norm has eps={getattr(norm, 'eps', None)}, the exercise passes eps (here "
@@ -313,6 +351,9 @@ def BertEmbeddings(c):
             try:
                 out = m.forward(c, mine, ids[:, :T], segments[:, :T], what=what)
             except Fail as e:
+                probed = _lookup_probe(mine, ids[:, :T], segments[:, :T])
+                if probed:
+                    raise Fail(probed) from None
                 if "must match the size" in str(e) and f"({max_len})" in str(e):
                     raise Fail(f"{e} — the position table has max_len rows; look up only the positions 0 … T − 1, "
                                "not self.position.weight (the whole table)") from None
@@ -320,11 +361,16 @@ def BertEmbeddings(c):
                     raise Fail(f"{e} — your positions count the batch (ids.size(0) = B = {B}): the positions run "
                                f"along the sequence, 0 … T − 1 with T = ids.size(1) = {T}") from None
                 raise
-            out = c.tensor(out, shape=(B, T, d), dtype=torch.float32, what=f"the output of {what}")
-            c.close(out, theirs(ids[:, :T], segments[:, :T]), {
-                msg: _embeddings(theirs, ids[:, :T], segments[:, :T], **kw) for msg, kw in _EMBEDDING_MISTAKES.items()},
-                what=f"the output of {what}", hint="look up the three tables, add them, then layer norm and dropout",
-                axes=("batch", "position", None))
+            try:
+                out = c.tensor(out, shape=(B, T, d), dtype=torch.float32, what=f"the output of {what}")
+                c.close(out, theirs(ids[:, :T], segments[:, :T]), {
+                    msg: _embeddings(theirs, ids[:, :T], segments[:, :T], **kw)
+                    for msg, kw in _EMBEDDING_MISTAKES.items()},
+                    what=f"the output of {what}", hint="look up the three tables, add them, then layer norm and "
+                                                       "dropout", axes=("batch", "position", None))
+            except Fail as e:
+                probed = _lookup_probe(mine, ids[:, :T], segments[:, :T])
+                raise Fail(probed or str(e)) from None
         try:
             out = m.forward(c, mine, ids, what="your forward with segments=None")
         except Fail as e:

@@ -83,12 +83,21 @@ def sample_next(c):
             x = x.masked_fill(x < kth, fill)
         return F.softmax(x.double(), -1)
 
-    def _runs_with_top_k(k):
+    def _runs_with_top_k(k, temperature):
         try:
-            c.call(logits, temperature=1.0, top_k=k, generator=torch.Generator().manual_seed(0))
+            c.call(logits, temperature=temperature, top_k=k, generator=torch.Generator().manual_seed(0))
             return True
         except Fail:
             return False
+
+    def _each_row_alone_runs(temperature, top_k):
+        for row in (a, b):
+            try:
+                c.call(row[None].repeat(4, 1), temperature=temperature, top_k=top_k,
+                       generator=torch.Generator().manual_seed(0))
+            except Fail:
+                return False
+        return True
 
     def draw(temperature, top_k, seed=0):
         try:
@@ -97,7 +106,13 @@ def sample_next(c):
             if "'replacement' (position 3)" in str(e):
                 raise Fail(f"{e} — pass the generator by keyword (generator=…): torch.multinomial's third "
                            "positional argument is `replacement`") from None
-            if top_k is None and _runs_with_top_k(V):
+            if top_k is not None and _each_row_alone_runs(temperature, top_k):
+                raise Fail(f"sample_next(temperature={temperature}, top_k={top_k}) fails on a batch whose rows "
+                           "have different logits, yet runs on each of those rows alone: one row's result depends "
+                           "on the others — the k-th largest must be found in each row, not over the whole batch "
+                           "(topk along dim=-1, kept as a column (B, 1)), or a row can lose every token "
+                           f"({str(e).split(':')[0]})") from None
+            if top_k is None and _runs_with_top_k(V, temperature):
                 raise Fail(f"{e} — with top_k=None (the default) no top-k filtering happens: do that step only "
                            "when top_k is not None") from None
             raise
@@ -116,6 +131,11 @@ def sample_next(c):
                 "top-k must be per row: you used the k-th largest logit of one row (e.g. logits[0]) for every "
                 "row — take each row's own k-th largest (topk along dim=-1), kept as a column (B, 1) so that it "
                 "broadcasts": dist(row, temperature, top_k, kth_from=other[name])}
+            if top_k is not None and not torch.equal(row.topk(top_k).indices, torch.arange(top_k)):
+                ranked = torch.zeros(V, dtype=torch.float64)   # position j within the top k holds the j-th best
+                ranked[:top_k] = F.softmax(row.topk(top_k).values.double() / temperature, -1)
+                mistakes["these are positions within the top k, not token ids: sampling among topk's values gives "
+                         "0 … k-1 — map each back to its token id through the indices topk returns"] = ranked
             if top_k is not None and not torch.equal(row.topk(top_k).indices.sort().values, torch.arange(top_k)):
                 mistakes["you kept the first k tokens of the vocabulary (columns 0 … k-1), not the k with the "
                          "largest logits: find where each row's k largest are (topk, or a threshold)"] = \
@@ -233,6 +253,12 @@ def bigram_log_probs(c):
                 (smooth / (counts.sum(1, keepdim=True) + alpha)).log(),
             "you counted one pair too many, the last id followed by the first: torch.roll wraps around — "
             "pair each id only with the one after it": log_rows(wrapped + alpha),
+            "you added alpha to the probabilities: add alpha to the counts before dividing by the row totals "
+            "(every cell of a row gets alpha, and the row's total grows by vocab_size × alpha)":
+                (counts / counts.sum(1, keepdim=True) + alpha).log(),
+            "you added alpha to the probabilities and normalised again: add alpha to the counts before dividing "
+            "by the row totals (alpha counts as alpha extra pairs, whatever the row's total)":
+                log_rows(counts / counts.sum(1, keepdim=True) + alpha),
             "you took a softmax of the counts: softmax exponentiates them first, so 3 counts weigh e³, not 3 — "
             "divide each row of counts by its total instead": torch.log_softmax(smooth, dim=1),
         }
@@ -256,7 +282,8 @@ def _gpt_block(b, x, *, pre=True, residual=(True, True), norms=("ln1", "ln2"), m
     sub-layer's input goes through, "ln1", "ln2" or "none"."""
     T = x.size(1)
     lower = attention.causal_mask(T)
-    masks = {"causal": lower, "none": None, "no diagonal": lower.tril(-1), "inverted": ~lower}
+    masks = {"causal": lower, "none": None, "no diagonal": lower.tril(-1), "inverted": ~lower,
+             "transposed": lower.T}
     n1, n2 = (getattr(b, n) if n != "none" else nn.Identity() for n in norms)
     att = lambda t: attention.MultiHeadAttention.forward(b.attn, t, mask=masks[mask], need_weights=True)[0]  # noqa: E731
     if stream == "normalised":                     # x = ln(x), then x = x + sublayer(x)
@@ -311,6 +338,9 @@ _BLOCK_MISTAKES = {
     "triangle with its diagonal, not below it)": dict(mask="no diagonal"),
     "the mask is the wrong way round: True = may attend, and a position may attend to itself and the past":
         dict(mask="inverted"),
+    "the mask is the wrong way round: it is the upper triangle (triu), so each position attends to itself and "
+    "the future — True = may attend, and query t may see the keys s ≤ t, the lower triangle (tril)":
+        dict(mask="transposed"),
     "the output is normalised once more at the end: the block returns x as the second residual leaves it "
     "(GPT's final layer norm ln_f comes after the last block)": dict(final_norm=True),
 }
@@ -465,8 +495,26 @@ def _greedy(prompt, n, position=-1, V=11, block_size=6):
     return ids
 
 
-def _generate(c, prompt, n, what, **kwargs):
-    model = _Stepper()
+def _other_positions(model, out, T):
+    """With (near-)greedy sampling from the stand-in model: are the new ids predictions of the context's other
+    positions (another row's, an earlier step's) rather than each row's last? A message, or None."""
+    V, wrong = model.V, False
+    for i, fed in enumerate(model.seen):
+        if T + i >= out.size(1) or fed.dim() != 2 or fed.size(0) != out.size(0):
+            return None
+        new, predicted = out[:, T + i], (fed + 1) % V
+        if not torch.isin(new, predicted).all():
+            return None
+        wrong |= bool((new != predicted[:, -1]).any())
+    if not wrong:
+        return None
+    return ("the new ids are the next-token predictions of other positions than each row's last (another "
+            "row's, or an earlier step's): pass only the last position's logits to sample_next, one row of V "
+            "logits per sequence, shape (B, V) — not the logits of all positions (B × T of them)")
+
+
+def _generate(c, prompt, n, what, model=None, **kwargs):
+    model = _Stepper() if model is None else model
     try:
         out = c.call(model, prompt, n, **kwargs)
     except Fail as e:
@@ -540,6 +588,17 @@ def _generate(c, prompt, n, what, **kwargs):
     return out
 
 
+def _close_greedy(c, out, prompt, n, drawn, row0, what, axes):
+    c.close(out, _greedy(prompt, n), mistakes={
+        "the next token came from the first position's logits: the prediction for the next token is the "
+        "last position's": _greedy(prompt, n, position=0),
+        "the samples ignore the temperature (these are draws at temperature 1): pass temperature on to "
+        "sample_next": drawn,
+        "every row got the new tokens of row 0: draw one id per row and append each row's own": row0,
+    }, what=what, axes=axes, hint="with a temperature near 0 each step must append each row's most likely next "
+       "token: check which logits reach sample_next, and what else you pass it")
+
+
 @exercise
 def generate(c):
     """Checks generate(model, ids (B, T), max_new_tokens, temperature=1.0, top_k=None, generator=None)
@@ -552,15 +611,14 @@ def generate(c):
     drawn = ref.generate(_Stepper(), prompt, n, generator=seeded())  # temperature 1, no top-k: what is left out
     row0 = torch.cat([prompt, _greedy(prompt[:1], n)[:, 4:].expand(len(prompt), -1)], dim=1)
     axes = ("batch", "position")
-    out = _generate(c, prompt, n, what, temperature=0.001, generator=seeded())
-    c.close(out, _greedy(prompt, n), mistakes={
-        "the next token came from the first position's logits: the prediction for the next token is the "
-        "last position's": _greedy(prompt, n, position=0),
-        "the samples ignore the temperature (these are draws at temperature 1): pass temperature on to "
-        "sample_next": drawn,
-        "every row got the new tokens of row 0: draw one id per row and append each row's own": row0,
-    }, what=what, axes=axes, hint="with a temperature near 0 each step must append each row's most likely next "
-       "token: check which logits reach sample_next, and what else you pass it")
+    model = _Stepper()
+    out = _generate(c, prompt, n, what, model=model, temperature=0.001, generator=seeded())
+    try:
+        _close_greedy(c, out, prompt, n, drawn, row0, what, axes)
+    except Fail as e:
+        if str(e).startswith(what):                      # no named mistake: whose logits were sampled?
+            raise Fail(_other_positions(model, out, prompt.size(1)) or str(e)) from None
+        raise
     what = "generate(model, prompt (3, 4), 5, top_k=1)"
     out = _generate(c, prompt, n, what, top_k=1, generator=seeded())
     c.close(out, _greedy(prompt, n), mistakes={

@@ -86,6 +86,12 @@ def cross_attention(c):
         "with -inf BEFORE the softmax": after,
         "you divided by sqrt(d) of the model width instead of sqrt(d_k) of the queries and keys":
             _softmax_masked(q @ k.transpose(-2, -1) / math.sqrt(d), mask),
+        "you multiplied the scores by src_real: that gives padding a score of 0, which still gets weight exp(0) "
+        "after the softmax — mask with -inf instead (masked_fill where src_real is False), so that padding gets "
+        "weight exp(-inf) = 0": torch.softmax(scores * mask, -1),
+        "Wq and Wk have swapped roles: the queries are x @ Wq (the decoder asks), the keys memory @ Wk (the "
+        "memory answers) — yours projects the memory with Wq and x with Wk":
+            _softmax_masked((x @ Wk) @ (memory @ Wq).transpose(-2, -1) / math.sqrt(dk), mask),
         "you divided the scores by d_k instead of its square root, sqrt(d_k)":
             _softmax_masked(q @ k.transpose(-2, -1) / dk, mask),
         "every batch element got the padding mask of the first one: each input has its own padding, one row of "
@@ -192,9 +198,11 @@ DECODER_LAYOUT = ("ln1, ln2, ln3 = three nn.LayerNorm(d_model); self_attn and cr
 
 def _decoder_block(b, x, memory, src_mask, *, pre=True, residual=(True, True, True), cross_first=False,
                    self_mask="causal", cross_mask=True, cross_context="memory", norms=(1, 2, 3), norm_memory=False,
-                   act=F.gelu):
+                   act=F.gelu, stream="kept"):
     """The reference decoder block `b` (its weights) computed with one of the usual mistakes. norms: which
-    layer norm (1, 2, 3 = ln1, ln2, ln3) each sub-layer in turn reads."""
+    layer norm (1, 2, 3 = ln1, ln2, ln3) each sub-layer in turn reads; cross_first: True (the first sub-layer
+    reads ln1) or "own norms" (each attention keeps its layer norm); stream: "stale" (the cross-attention's
+    residual adds to the block's input) or "cross reads input" (the cross-attention reads ln2 of the input)."""
     T = x.size(1)
     masks = {"causal": attention.causal_mask(T), "none": None,
              "future": torch.ones(T, T, dtype=torch.bool).triu(1)}
@@ -215,10 +223,17 @@ def _decoder_block(b, x, memory, src_mask, *, pre=True, residual=(True, True, Tr
     def ff(t, raw):
         return b.ff[2](act(b.ff[0](t)))
     steps = [(self_part, n1), (cross_part, n2), (ff, n3)]
-    if cross_first:
+    if cross_first == "own norms":
+        steps[0], steps[1] = (cross_part, n2), (self_part, n1)
+    elif cross_first:
         steps[0], steps[1] = (cross_part, n1), (self_part, n2)
-    for (sub, norm), keep in zip(steps, residual):
-        if pre:
+    given = x
+    for i, ((sub, norm), keep) in enumerate(zip(steps, residual)):
+        if pre and i == 1 and stream == "stale":
+            x = given + sub(norm(x), x)
+        elif pre and i == 1 and stream == "cross reads input":
+            x = x + sub(norm(given), given)
+        elif pre:
             x = x + sub(norm(x), x) if keep else sub(norm(x), x)
         else:
             x = norm(x + sub(x, x)) if keep else norm(sub(x, x))
@@ -253,6 +268,14 @@ _DECODER_MISTAKES = {
     "the residual connection around the feed-forward network is missing": dict(residual=(True, True, False)),
     "the cross-attention comes before the self-attention: first the output so far (self-attention, ln1), then "
     "the input (cross-attention, ln2), then ff (ln3)": dict(cross_first=True),
+    "the cross-attention comes before the self-attention: the sub-layers run in the order self-attention (ln1), "
+    "cross-attention (ln2), feed-forward (ln3) — first what was written so far, then the input":
+        dict(cross_first="own norms"),
+    "the cross-attention's output is added to the block's input, not to x as the self-attention's residual "
+    "left it: the self-attention's contribution is lost — each residual adds to the x the previous sub-layer "
+    "left": dict(stream="stale"),
+    "the cross-attention reads ln2 of the block's input: it must read x as the self-attention's residual left "
+    "it (x + self-attention), normalised by ln2": dict(stream="cross reads input"),
     "the self-attention has no causal mask: each output position sees the characters after it — during "
     "training that is the answer": dict(self_mask="none"),
     "the causal mask is the wrong way round: True must mark the keys a position MAY attend to (itself and the "
@@ -326,6 +349,10 @@ def DecoderBlock(c):
             if self_w is None or cross_w is None:
                 raise Fail(f"{what} returned no weights with need_weights=True: pass need_weights on to both "
                            "attentions and return (self weights, cross weights)")
+            if all(isinstance(t, torch.Tensor) and t.shape == u.shape and torch.allclose(t, u, atol=1e-5)
+                   for t, u in ((self_w, want_cross), (cross_w, want_self))):
+                raise Fail(f"in what {what} returns, the weights are in the wrong order: self-attention's "
+                           "first, then cross-attention's — return (x, (self weights, cross weights))")
             c.close(c.tensor(self_w, shape=(B, h, T, T), what=f"the self-attention weights of {what}"), want_self,
                     what=f"the self-attention weights of {what}", hint="return self_attn's weights unchanged")
             c.close(c.tensor(cross_w, shape=(B, h, T, S), what=f"the cross-attention weights of {what}"),
@@ -435,6 +462,24 @@ def _greedy_call(c, model, src, src_real, max_len):
     return out
 
 
+def _greedy_probes(c, out, src, src_real, max_len, want, what):
+    """A wrong result on the copy model: is it what decoding gives when every source position counts as real
+    (src_real not passed on), or does it change from one call to the next (sampling)?"""
+    B = _CopyModel
+    all_real = ref.greedy_decode(_CopyModel(), src, torch.ones_like(src_real), B.BOS, B.EOS, max_len)[0]
+    if not torch.equal(all_real, want) and out.shape == all_real.shape and torch.equal(out, all_real):
+        raise Fail(f"{what} is what decoding gives when every input position counts as real: src_real is not "
+                   "passed on, so the padded source positions get attention — hand the src_real you were given "
+                   "to model.encode and to every model.decode")
+    try:
+        again = _greedy_call(c, _CopyModel(), src, src_real, max_len)
+    except Fail:
+        return
+    if isinstance(again, torch.Tensor) and not (again.shape == out.shape and torch.equal(again.long(), out)):
+        raise Fail(f"{what} changes from one call to the next: greedy decoding takes the most likely token at "
+                   "every step (an argmax over the vocabulary) — it does not sample")
+
+
 @exercise
 def greedy_decode(c):
     """Checks greedy_decode(model, src, src_real, bos_id, eos_id, max_len) -> out (B, n) long: the generated
@@ -473,7 +518,9 @@ def greedy_decode(c):
         if what != "your result":
             model = _CopyModel()
             out = c.tensor(_greedy_call(c, model, s, real, max_len), what=what)
-        if out.dim() == 2 and out.size(0) == want.size(0) and not out.is_floating_point():
+        if out.dim() == 2 and out.size(0) == want.size(0) and not out.is_floating_point() and \
+                not (out.shape == want.shape and torch.equal(out.long(), want)):
+            _greedy_probes(c, out.long(), s, real, max_len, want, what)
             story = _greedy_story(out.long(), want, model.EOS, model.PAD, max_len, len(model.calls))
             if story:
                 raise Fail(story if what == "your result" else f"{what}: {story}")

@@ -364,6 +364,42 @@ class BertEmbeddings(Right):  # noqa: F811
         return self.dropout(self.norm(tok + seg + pos))
 
 
+@wrong("BertEmbeddings", "not the token ids")
+class BertEmbeddings(Right):  # noqa: F811
+    def forward(self, ids, segments=None):
+        segments = torch.zeros_like(ids) if segments is None else segments
+        x = self.token(ids) + self.segment(segments) + self.position(ids)   # the ids as positions
+        return self.dropout(self.norm(x))
+
+
+@wrong("BertEmbeddings", "not the batch")
+class BertEmbeddings(Right):  # noqa: F811
+    def forward(self, ids, segments=None):
+        tok, seg, _ = self.lookups(ids, segments)
+        B = ids.size(0)
+        pos = self.position(torch.arange(B, device=ids.device)[:, None])   # (B, 1): broadcasts over T
+        return self.dropout(self.norm(tok + seg + pos))
+
+
+@wrong("BertEmbeddings", "segments argument is ignored")
+class BertEmbeddings(Right):  # noqa: F811
+    def forward(self, ids, segments=None):
+        segments = torch.zeros_like(ids)                                  # even when segments are given
+        positions = torch.arange(ids.size(1), device=ids.device)
+        return self.dropout(self.norm(self.token(ids) + self.segment(segments) + self.position(positions)))
+
+
+@wrong("BertEmbeddings", "another order")
+class BertEmbeddings(Right):  # noqa: F811
+    def __init__(self, vocab_size, d_model, max_len=128, n_segments=2, dropout=0.1, eps=1e-12):
+        nn.Module.__init__(self)
+        self.token = nn.Embedding(vocab_size, d_model)
+        self.position = nn.Embedding(max_len, d_model)                    # position before segment
+        self.segment = nn.Embedding(n_segments, d_model)
+        self.norm = nn.LayerNorm(d_model, eps=eps)
+        self.dropout = nn.Dropout(dropout)
+
+
 @wrong("BertEmbeddings", "eps=eps")
 class BertEmbeddings(Right):  # noqa: F811
     def __init__(self, vocab_size, d_model, max_len=128, n_segments=2, dropout=0.1, eps=1e-12):

@@ -216,6 +216,14 @@ def bigram_log_probs(ids, vocab_size, alpha=1.0):  # noqa: F811
     return (counts / counts.sum()).log()
 
 
+@wrong("bigram_log_probs", "add alpha to the counts before dividing by the row totals")
+def bigram_log_probs(ids, vocab_size, alpha=1.0):  # noqa: F811 (alpha added to the probabilities)
+    counts = torch.zeros(vocab_size, vocab_size)
+    counts.index_put_((ids[:-1], ids[1:]), torch.ones(len(ids) - 1), accumulate=True)
+    p = counts / counts.sum(dim=1, keepdim=True)
+    return torch.log(p + alpha)
+
+
 @right("bigram_log_probs")
 def bigram_log_probs(ids, vocab_size, alpha=1.0):  # noqa: F811
     V = vocab_size
@@ -370,6 +378,32 @@ def sample_next(logits, temperature=1.0, top_k=None, generator=None):  # noqa: F
     return torch.multinomial(torch.softmax(logits, -1), 1, generator).squeeze(-1)
 
 
+@wrong("sample_next", "in each row, not over the whole batch")
+def sample_next(logits, temperature=1.0, top_k=None, generator=None):  # noqa: F811 (one threshold for all rows)
+    logits = logits / temperature
+    if top_k is not None:
+        kth = torch.topk(logits.flatten(), top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return draw(logits, generator)
+
+
+@wrong("sample_next", "positions within the top k, not token ids")
+def sample_next(logits, temperature=1.0, top_k=None, generator=None):  # noqa: F811 (sampled among the k best)
+    logits = logits / temperature
+    if top_k is None:
+        return draw(logits, generator)
+    vals, idx = torch.topk(logits, top_k, dim=-1)
+    return torch.multinomial(torch.softmax(vals, dim=-1), 1, generator=generator).squeeze(-1)
+
+
+@wrong("sample_next", "in place")
+def sample_next(logits, temperature=1.0, top_k=None, generator=None):  # noqa: F811 (in place, top_k guarded)
+    logits /= temperature
+    if top_k is not None:
+        logits = keep_top_k(logits, top_k)
+    return draw(logits, generator)
+
+
 @right("sample_next")
 def sample_next(logits, temperature=1.0, top_k=None, generator=None):  # noqa: F811 (multinomial renormalises)
     probs = torch.softmax(logits / temperature, dim=-1)
@@ -454,6 +488,13 @@ class Block(Right):
 class Block(Right):  # noqa: F811 (the mask of blocked positions)
     def mask(self, x):
         return torch.ones(x.size(1), x.size(1), dtype=torch.bool, device=x.device).triu(1)
+
+
+@wrong("Block", "wrong way round")
+class Block(Right):  # noqa: F811 (the upper triangle, diagonal kept: the future allowed)
+    def mask(self, x):
+        T = x.size(1)
+        return torch.triu(torch.ones(T, T, device=x.device)).bool()
 
 
 @wrong("Block", "device=x.device")
@@ -784,6 +825,17 @@ def generate(model, ids, max_new_tokens, temperature=1.0, top_k=None, generator=
     for _ in range(max_new_tokens):
         probs = F.softmax(model(ids[:, -model.block_size:])[0][:, -1], dim=-1)
         ids = torch.cat([ids, sample_next(probs, temperature, top_k, generator)[:, None]], dim=1)
+    return ids
+
+
+@wrong("generate", "pass only the last position's logits")
+@torch.no_grad()
+def generate(model, ids, max_new_tokens, temperature=1.0, top_k=None, generator=None):  # noqa: F811 (all positions)
+    B = ids.size(0)
+    for _ in range(max_new_tokens):
+        logits, _ = model(ids[:, -model.block_size:])
+        nxt = sample_next(logits.flatten(0, 1), temperature, top_k, generator)[-B:]
+        ids = torch.cat([ids, nxt[:, None]], dim=1)
     return ids
 
 

@@ -109,6 +109,22 @@ def cross_attention(x, memory, src_real, Wq, Wk, Wv):  # noqa: F811
     return weights @ v, weights
 
 
+@wrong("cross_attention", "score of 0")
+def cross_attention(x, memory, src_real, Wq, Wk, Wv):  # noqa: F811 (the mask multiplied in)
+    q, k, v = x @ Wq, memory @ Wk, memory @ Wv
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    weights = torch.softmax(scores * src_real[:, None, :], dim=-1)
+    return weights @ v, weights
+
+
+@wrong("cross_attention", "swapped")
+def cross_attention(x, memory, src_real, Wq, Wk, Wv):  # noqa: F811 (queries from the memory, keys from x)
+    q, k, v = memory @ Wq, x @ Wk, memory @ Wv
+    scores = k @ q.transpose(-2, -1) / math.sqrt(q.size(-1))
+    weights = torch.softmax(scores.masked_fill(~src_real[:, None, :], float("-inf")), dim=-1)
+    return weights @ v, weights
+
+
 @right("cross_attention")
 def cross_attention(x, memory, src_real, Wq, Wk, Wv):  # noqa: F811
     q, k, v = x @ Wq, memory @ Wk, memory @ Wv
@@ -309,6 +325,18 @@ def greedy_decode(model, src, src_real, bos_id, eos_id, max_len):  # noqa: F811
     return out[:, 1:]
 
 
+@wrong("greedy_decode", "src_real is not passed on")
+def greedy_decode(model, src, src_real, bos_id, eos_id, max_len):  # noqa: F811 (every source position real)
+    memory, out, done = _start(model, src, torch.ones_like(src_real), bos_id)
+    for _ in range(max_len):
+        nxt = _next(model, out, memory, torch.ones_like(src_real)).masked_fill(done, 0)
+        out = torch.cat([out, nxt[:, None]], dim=1)
+        done |= nxt == eos_id
+        if done.all():
+            break
+    return out[:, 1:]
+
+
 @right("greedy_decode")
 def greedy_decode(model, src, src_real, bos_id, eos_id, max_len):  # noqa: F811
     memory, out, done = _start(model, src, src_real, bos_id)
@@ -494,6 +522,35 @@ class DecoderBlock(Right):  # noqa: F811
     def forward(self, x, memory, src_mask=None, need_weights=False):
         x, (self_w, cross_w) = super().forward(x, memory, src_mask, need_weights)
         return x, self_w, cross_w
+
+
+@wrong("DecoderBlock", "the weights are in the wrong order")
+class DecoderBlock(Right):  # noqa: F811
+    def forward(self, x, memory, src_mask=None, need_weights=False):
+        x, (self_w, cross_w) = super().forward(x, memory, src_mask, need_weights)
+        return x, (cross_w, self_w)
+
+
+@wrong("DecoderBlock", "cross-attention comes before the self-attention")
+class DecoderBlock(Right):  # noqa: F811 (each keeps its own layer norm)
+    def forward(self, x, memory, src_mask=None, need_weights=False):
+        a, cross_w = self.attend_memory(x, memory, src_mask, need_weights)
+        x = x + self.dropout(a)
+        a, self_w = self.attend_self(x, need_weights)
+        x = x + self.dropout(a)
+        x = x + self.dropout(self.ff(self.ln3(x)))
+        return x, (self_w, cross_w)
+
+
+@wrong("DecoderBlock", "added to the block's input")
+class DecoderBlock(Right):  # noqa: F811 (the second residual adds to the x that came in)
+    def forward(self, x, memory, src_mask=None, need_weights=False):
+        a, self_w = self.attend_self(x, need_weights)
+        h = x + self.dropout(a)
+        a, cross_w = self.attend_memory(h, memory, src_mask, need_weights)
+        x = x + self.dropout(a)
+        x = x + self.dropout(self.ff(self.ln3(x)))
+        return x, (self_w, cross_w)
 
 
 @right("DecoderBlock")
