@@ -19,7 +19,12 @@ def one_hot(c):
     """Checks one_hot(ids (T,) long, vocab_size) -> (T, vocab_size) float. Reference: course_lib.text.one_hot."""
     for ids, V in [(torch.tensor([2, 0, 3]), 5), (torch.tensor([4, 4, 1, 0]), 6), (torch.tensor([7]), 8)]:
         want = text.one_hot(ids, V)
-        out = c.call(ids, V)
+        out = c.call(ids, V, errors={  # every id is below V: an index past N means a table N < V wide
+            rf"out of bounds for dimension \d+ with size {n}\b": (
+                f"an id is at least {n}: your one-hot matrix (or the table it picks from) is only {n} wide, but it "
+                f"must be vocab_size ({V}) wide, one column per character of the vocabulary"
+                + (" — not len(ids), which would give one column per position" if n == len(ids) else ""))
+            for n in range(1, V)})
         if isinstance(out, torch.Tensor) and not out.is_floating_point() and out.shape == want.shape:
             kind = "booleans" if out.dtype == torch.bool else "integers"
             c.expect(False, f"your one-hot vectors are {kind}: make them float (e.g. .float()), "
@@ -56,11 +61,18 @@ def embed(c):
         T, width = len(ids), r"(\d+)"
         wide = re.escape("mat1 and mat2 shapes cannot be multiplied (") + f"{T}x{width} and {V}x{d}\\)"
         order = "the order of the product is the wrong way round: the one-hot matrix (T, V) comes first, W second"
+        rows = (f"an id is at least d = {d}, the width of W: the ids pick rows of W (V, d), one row per character, "
+                "not columns (W[:, ids] and W.T[ids] index W's second axis)")
+        entrywise = (f"`*` multiplies entry by entry (it only pairs up equal or broadcast shapes, here {V} against "
+                     f"{d}): the one-hot matrix (T, V) and W (V, d) combine by a matrix product, `@`, which sums "
+                     "over V for you")
         named = {
             product_error(V, d, T, V): order, product_error(d, V, T, V): order,
             wide + "|Class values must be smaller than num_classes":
                 f"your one-hot vectors are not as wide as W's number of rows (V = {V}): build them from W's "
                 "shape, not from the ids or a fixed number",
+            rf"size of tensor a \(({V}|{d})\) must match the size of tensor b \(({d}|{V})\)": entrywise,
+            rf"out of bounds for dimension \d+ with size {d}\b|out of DATA bounds, id=\d+ axis_dim={d}\b": rows,
         }
         out = c.tensor(c.call(ids, W, errors=named), what="your embedding matrix")
         x = text.one_hot(ids, V)

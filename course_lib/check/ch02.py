@@ -77,7 +77,7 @@ def _lstm_variant(x, h, c, W_x, W_h, b, order="ifgo", gate_fn=torch.sigmoid, can
     blocks = dict(zip(order, (x @ W_x + h @ W_h + b).chunk(4, dim=-1)))
     i, f, o, g = gate_fn(blocks["i"]), gate_fn(blocks["f"]), gate_fn(blocks["o"]), cand_fn(blocks["g"])
     c_new = {"f*c+i*g": f * c + i * g, "f*c+g": f * c + g, "c+i*g": c + i * g,
-             "tanh(f*c+i*g)": torch.tanh(f * c + i * g)}[cell]
+             "tanh(f*c+i*g)": torch.tanh(f * c + i * g), "(1-f)*c+i*g": (1 - f) * c + i * g}[cell]
     h_new = {"o*tanh(c_new)": o * torch.tanh(c_new), "o*c_new": o * c_new, "tanh(c_new)": torch.tanh(c_new),
              "o*tanh(c)": o * torch.tanh(c), "o*sigmoid(c_new)": o * torch.sigmoid(c_new)}[out]
     return h_new, c_new
@@ -123,6 +123,8 @@ def lstm_step(c):
             dict(cell="f*c+g"),
         "you forgot the forget gate: the old memory passes through it, so that the cell can forget":
             dict(cell="c+i*g"),
+        "(1 − f) keeps the part the forget gate drops: the forget gate is the share of the old memory that is "
+        "kept (1 = keep everything), so an LSTM keeps f * c of it": dict(cell="(1-f)*c+i*g"),
         "h_new = o * c_new: squash the memory with tanh first, then let the output gate through": dict(out="o*c_new"),
         "you squashed the new memory with tanh: c is updated without squashing (it may grow past 1), only "
         "what h shows of it is squashed": dict(cell="tanh(f*c+i*g)"),

@@ -70,6 +70,9 @@ def softmax(c):
             "you forgot the exponential: softmax exponentiates the scores, then divides by their row's total":
                 x / x.sum(-1, keepdim=True),
             "you forgot to divide by the sum: the weights must add up to 1": torch.exp(x),
+            "the scores were divided by the maximum instead of subtracting it: subtracting the row's maximum "
+            "cancels in the division and leaves the weights unchanged, dividing by it changes them":
+                torch.exp(x / x.amax(-1, keepdim=True)) / torch.exp(x / x.amax(-1, keepdim=True)).sum(-1, keepdim=True),
             "you divided by the sum over the whole tensor; divide each row by its own sum "
             "(.sum(dim=-1, keepdim=True))": torch.exp(x) / torch.exp(x).sum(),
             **({"each matrix x[i] was normalised as a whole (it sums to 1, not each of its rows): a loop over "

@@ -1,6 +1,7 @@
 """Exercise checks for chapter 04 (multi-head attention and positions): split_heads, merge_heads,
 sinusoidal_positions, and the modules MultiHeadAttention and EncoderBlock."""
 import math
+import re
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +42,27 @@ def _floats(out, what):
                    "no conversion (.long(), .int(), rounding)")
 
 
+CUT_TOKENS = ("you cut the token axis (dim 1) into pieces: every head sees all the tokens, and it is the features "
+              "(the last axis) that are cut, into n_heads blocks of d_head")
+
+
+def _split_error(e, B, T, d):
+    """The message for a split that raised: the token axis cut (pieces of unequal length, each d_model wide),
+    the batch size fixed at 1 (a reshape of B > 1 sentences to (1, …)); else the error itself."""
+    pieces = re.search(r"stack expects each tensor to be equal size, but got \[([\d, ]+)\]", str(e))
+    if pieces and [int(n) for n in pieces.group(1).split(",")][-1] == d:
+        return Fail(f"{CUT_TOKENS} {_line_of(e)}".rstrip())
+    if B > 1 and re.search(rf"shape '\[1, [\d, -]*\]' is invalid for input of size {B * T * d}\b", str(e)):
+        return Fail(f"your code fixes the batch size at 1 (a reshape or view to (1, …)), and x holds B = {B} "
+                    f"sentences: take the batch size from x.shape, as T and d_model {_line_of(e)}".rstrip())
+    return e
+
+
+def _line_of(e):
+    line = re.search(r"\(line \d+\)", str(e))
+    return line.group(0) if line else ""
+
+
 @exercise
 def split_heads(c):
     """Checks split_heads(x (B, T, d_model), n_heads) -> (B, h, T, d_head): head i gets features
@@ -48,11 +70,11 @@ def split_heads(c):
     cases = [((B, T, d, h), _rand(B, T, d, seed=seed))
              for seed, (B, T, d, h) in enumerate(((2, 5, 24, 3), (1, 7, 8, 2), (3, 4, 6, 6), (2, 3, 12, 4)))]
     outs = []
-    for size, x in cases:
+    for (B, T, d, h), x in cases:
         try:
-            outs.append(_call(c, x, size[3]))
+            outs.append(_call(c, x, h))
         except Fail as e:
-            outs.append(e)
+            outs.append(_split_error(e, B, T, d))
     ran = [(size, o) for (size, _), o in zip(cases, outs) if not isinstance(o, Fail)]
     heads = {o.size(1) if isinstance(o, torch.Tensor) and o.dim() == 4 and o.size(0) == B and o.size(2) == T and
              o.size(1) * o.size(3) == d else None for (B, T, d, h), o in ran}
@@ -76,6 +98,8 @@ def split_heads(c):
                            "per token, (B, h, T, d_head) — only the head axis moves in front of T; the token axis "
                            "and the d_head axis keep their order (and a view straight to (B, h, d_head, T) mixes "
                            "the features already, which no transpose afterwards undoes)")
+            if got == (B, h, T // h, d) and T % h == 0 and d != dh:
+                raise Fail(f"your result has shape {got} = (B, h, T / h, d_model): {CUT_TOKENS}")
             if got == (B, dh, T, h) and dh != h:
                 raise Fail(f"your result has shape {got}: you split d_model into (n_heads, d_head) the wrong way "
                            "round — n_heads is the number of heads, and the head axis comes first when you cut "
@@ -134,6 +158,13 @@ def merge_heads(c):
             blocks = out.double().reshape(B, T, h, dh)
             order = [next((j for j in range(h) if torch.allclose(blocks[:, :, i], x[:, j].double(), atol=1e-5)), None)
                      for i in range(h)]
+            if None not in order and len(set(order)) == 1:
+                raise Fail(f"only head {order[0]}'s features are used: every block of d_head columns holds head "
+                           f"{order[0]}'s — each head fills its own block, head i the columns i*d_head .. "
+                           "(i+1)*d_head - 1 (all heads side by side)")
+            if None not in order and len(set(order)) < h:
+                raise Fail(f"some heads are used twice and others not at all (yours puts heads {order} side by "
+                           "side): each head fills its own block of d_head columns, in the order 0, 1, …")
             if None not in order and sorted(order) == list(range(h)):
                 raise Fail(f"the heads are all there but in another order (yours puts heads {order} side by side): "
                            "head 0's features come first, then head 1's, …")
@@ -264,8 +295,10 @@ def _mha(a, x, mask=None, *, scale="d_head", mask_at="scores", dim=-1, split="ri
     if mask is not None and mask_at == "weights":
         w = w * mask
     o = w @ v
+    if merge == "mean":  # every head's weights applied to all of v, the heads' outputs averaged
+        o = w @ {True: a.v, "k": a.k}.get(v_proj, lambda t: t)(x)[:, None]
     o = {"right": lambda: o.transpose(1, 2).reshape(B, T, d), "no transpose": lambda: o.reshape(B, T, d),
-         "interleaved": lambda: o.permute(0, 2, 3, 1).reshape(B, T, d)}[merge]()
+         "interleaved": lambda: o.permute(0, 2, 3, 1).reshape(B, T, d), "mean": lambda: o.mean(1)}[merge]()
     return (a.out(o) if out else o) + (x if residual else 0), w
 
 
@@ -299,6 +332,8 @@ _MHA_MISTAKES = {
     "merge_heads": dict(merge="no transpose"),
     "the heads are merged in the wrong order (their features interleaved) — merge them with your merge_heads":
         dict(merge="interleaved"),
+    "the heads' outputs are averaged over the heads instead of concatenated (merged): each head attends with "
+    "its own d_head slice of v, and merge_heads puts the heads' results side by side": dict(merge="mean"),
 }
 
 
@@ -372,7 +407,7 @@ def MultiHeadAttention(c):
     cls = c.fn
     for seed, (B, T, d, h, mask) in enumerate(_mha_cases()):
         theirs = m.randomize(ref.MultiHeadAttention(d, h), seed).eval()
-        mine = m.load(c, m.build(c, cls, d, h), theirs, MHA_LAYOUT)
+        mine = m.load(c, m.build(c, cls, d, h), theirs, MHA_LAYOUT, ordered=True)
         x = torch.randn(B, T, d, generator=torch.Generator().manual_seed(seed))
         what = f"MultiHeadAttention({d}, {h}) on x {(B, T, d)}" + ("" if mask is None else f" with a mask {tuple(mask.shape)}")
         with torch.no_grad():
@@ -387,6 +422,14 @@ def MultiHeadAttention(c):
                         if (mask is not None or "mask" not in msg) and (h > 1 or "heads" not in msg)}
             c.name_mistake(out, want, mistakes)
             unused = lambda: _unused(c, mine, theirs, lambda a: a(x, mask=mask)[0], "MultiHeadAttention")  # noqa: E731
+            if h > 1 and torch.allclose(w, w[:, :1].expand_as(w), atol=1e-6) and \
+                    not torch.allclose(want_w, want_w[:, :1].expand_as(want_w), atol=1e-4):
+                if torch.allclose(out, want, atol=1e-5):  # the heads are right, only what is returned is not
+                    raise Fail(f"the {h} heads of {what} return the same weights although your output is right: "
+                               "return every head's own weights, (B, h, T, T), not one head's or their mean copied")
+                raise Fail(f"the {h} heads of {what} all have the same weights: q, k, v were never split into heads "
+                           "— one attention over the full width, copied to every head; each head attends with its "
+                           "own d_head slice of q, k and v (your split_heads)")
             _or_unused(unused, c.close, w, want_w, what=f"the weights of {what}",
                        axes=("batch", "head", "query", "key"),
                        sizes={"d_head": d // h, "d_model": d}, padded=None if mask is None or mask.dim() < 4 else ~mask,
@@ -408,7 +451,7 @@ def MultiHeadAttention(c):
             with torch.no_grad():
                 m.padding_probe(c, lambda x: mine(x, mask=mask)[0], x, real, what=f"the output of {what}")
     theirs = m.randomize(ref.MultiHeadAttention(16, 4), 9).eval()
-    mine = m.load(c, m.build(c, cls, 16, 4), theirs, MHA_LAYOUT)
+    mine = m.load(c, m.build(c, cls, 16, 4), theirs, MHA_LAYOUT, ordered=True)
     x = torch.randn(2, 5, 16, generator=torch.Generator().manual_seed(9))
     m.device_probe(c, mine, x, what="MultiHeadAttention's forward")
     m.gradient_probe(c, mine, theirs, lambda a: a(x)[0], what="MultiHeadAttention")
@@ -529,6 +572,7 @@ def EncoderBlock(c):
             mistakes = {msg: _encoder_block(theirs, x, mask, norm_first, **kw)
                         for msg, kw in _encoder_mistakes(norm_first).items()
                         if (mask is not None or "mask" not in msg) and (norm_first or "pre-LN block" not in msg)}
+            c.name_mistake(out, want, mistakes)  # a known mistake (norm2 twice …) before an unused parameter
             _or_unused(lambda: _unused(c, mine, theirs, lambda b: b(x, mask=mask)[0], "EncoderBlock"), c.close,
                        out, want, mistakes, what=f"the output of {what}",
                        hint="two sub-layers, attention then feed-forward; each adds its output to its input, with "

@@ -36,6 +36,10 @@ def _call(c, hidden, mask):
         if sizes and {int(n) for n in sizes.groups()} == {T, D}:
             raise Fail(f"{e} — the mask (B, T) must line up with hidden (B, T, d): give it its new axis at the "
                        "end, unsqueeze(-1) (or [..., None]), so that it broadcasts over the features") from None
+        if sizes and {int(n) for n in sizes.groups()} == {B, D}:
+            raise Fail(f"{e} — here a count per sequence, shape (B,), met the summed vectors (B, d) on their feature "
+                       "axis: keep the counted axis with keepdim=True, (B, 1), or count from the mask's (B, T, 1) "
+                       "form") from None
         raise
 
 
@@ -95,7 +99,10 @@ def cls_pool(c):
         "you took the last position: [CLS] is the first token, position 0": hidden[:, -1],
         "you took the last real token: [CLS] is the first token, position 0": last_real,
         "you averaged the tokens: that is mean pooling (法二); 法一 keeps only [CLS]": hidden.mean(1),
-        "you took the second token: Python counts from 0, [CLS] is at position 0": hidden[:, 1]},
+        "you took the second token: Python counts from 0, [CLS] is at position 0": hidden[:, 1],
+        "you squashed the [CLS] vector with tanh: BERT's pooler is a trained linear layer followed by tanh, and "
+        "there is no tanh (no pooler layer) here — 法一 returns the vector at position 0 as it is":
+            torch.tanh(hidden[:, 0])},
         hint="[CLS] is always the first position of every sequence")
 
 
@@ -114,6 +121,9 @@ def mean_pool(c):
         "you summed the real tokens but forgot to divide by their number": (hidden * m).sum(1),
         "you divided by the number of real tokens in the whole batch: divide each sequence by its own count":
             (hidden * m).sum(1) / m.sum(),
+        "every row got the whole batch's mean: hidden[mask] (or a sum over the batch axis too) flattens the "
+        "batch into one list of tokens — average each row separately, over its own real tokens":
+            ((hidden * m).sum((0, 1)) / m.sum()).expand(B, D),
         "you kept only [CLS]: that is 法一; mean pooling averages every real token": hidden[:, 0],
         "you left [CLS] out of the average: every real position counts, [CLS] and [SEP] included (the mask "
         "is the attention mask)": (hidden * m)[:, 1:].sum(1) / (n - 1).clamp(min=1),
@@ -160,6 +170,12 @@ def max_pool(c):
         if message:
             raise Fail(message)
         out = _result(c, out, what)
+        whole = not out.is_floating_point() or bool((out == out.round()).all())
+        if out.dtype != torch.bool and whole and out.min() >= 0 and out.max() < T \
+                and not (expected == expected.round()).all():
+            raise Fail(f"{what} holds whole numbers from 0 to T - 1, positions along the tokens — indices? "
+                       "torch.max(x, dim) returns a pair (values, indices), and [1] (or .indices, or argmax) is where each "
+                       "maximum sits: take the values, [0] or .values, or use amax")
         mistakes = {
             "padding takes part in the max: only the real tokens (where mask is True) may win": hidden.amax(1),
             "multiplying by the mask (or filling padding with 0) lets padding zeros win when every feature "

@@ -79,6 +79,13 @@ def one_hot(ids, vocab_size):  # noqa: F811
     return torch.eye(vocab_size)[ids]
 
 
+@wrong("one_hot", "must be vocab_size")
+def one_hot(ids, vocab_size):  # noqa: F811 (as wide as the text is long)
+    out = torch.zeros(len(ids), len(ids))
+    out[torch.arange(len(ids)), ids] = 1.0
+    return out
+
+
 @right("one_hot")
 def one_hot(ids, vocab_size):  # noqa: F811
     return torch.eye(vocab_size, device=ids.device)[ids]
@@ -167,7 +174,7 @@ def embed(ids, W):  # noqa: F811
     return torch.nn.Embedding(W.shape[0], W.shape[1])(ids).detach()
 
 
-@wrong("embed", "element by element")
+@wrong("embed", "entry by entry")
 def embed(ids, W):  # noqa: F811
     return F.one_hot(ids, W.shape[0]).float() * W
 
@@ -175,6 +182,16 @@ def embed(ids, W):  # noqa: F811
 @wrong("embed", "transposed")
 def embed(ids, W):  # noqa: F811
     return W.T @ F.one_hot(ids, W.shape[0]).float().T
+
+
+@wrong("embed", "entry by entry")
+def embed(ids, W):  # noqa: F811 (* for the product, then a sum)
+    return (F.one_hot(ids, W.shape[0]).float() * W).sum(-1)
+
+
+@wrong("embed", "pick rows of W")
+def embed(ids, W):  # noqa: F811 (the ids taken for columns)
+    return W[:, ids].T
 
 
 @right("embed")

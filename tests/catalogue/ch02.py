@@ -228,6 +228,13 @@ def lstm_step(x, h, c, W_x, W_h, b):  # noqa: F811
     return h_new, c
 
 
+@wrong("lstm_step", "keeps the part the forget gate drops")
+def lstm_step(x, h, c, W_x, W_h, b):  # noqa: F811 (the forget gate read as "how much to forget")
+    i, f, g, o = _gates(x, h, W_x, W_h, b)
+    c_new = (1 - f) * c + i * g
+    return o * torch.tanh(c_new), c_new
+
+
 @right("lstm_step")
 def lstm_step(x, h, c, W_x, W_h, b):  # noqa: F811
     z_i, z_f, z_g, z_o = (x @ W_x + h @ W_h + b).chunk(4, dim=-1)

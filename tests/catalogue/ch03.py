@@ -14,6 +14,12 @@ def softmax(x):
     return torch.exp(x) / torch.exp(x).sum(0, keepdim=True)
 
 
+@wrong("softmax", "divided by the maximum")
+def softmax(scores):  # noqa: F811 (the stabilising maximum divided out instead of subtracted)
+    e = torch.exp(scores / scores.max(-1, keepdim=True).values)
+    return e / e.sum(-1, keepdim=True)
+
+
 @right("softmax")
 def softmax(x):  # noqa: F811 (every answer is named as the student's cell names it)
     return torch.exp(x - torch.logsumexp(x, -1, keepdim=True))

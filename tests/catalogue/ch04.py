@@ -77,6 +77,18 @@ def split_heads(x, n_heads):  # noqa: F811 (transpose(0, 1): batch and tokens sw
     return x.view(B, T, n_heads, d_model // n_heads).transpose(0, 2)
 
 
+@wrong("split_heads", "you cut the token axis")
+def split_heads(x, n_heads):  # noqa: F811 (chunked along dim 1)
+    return torch.stack(x.chunk(n_heads, dim=1), 1)
+
+
+@wrong("split_heads", "batch size")
+def split_heads(x, n_heads):  # noqa: F811 (written for the one sentence of the notebook's demo)
+    T, d_model = x.shape[-2:]
+    d_head = d_model // n_heads
+    return x.reshape(1, T, n_heads, d_head).transpose(1, 2)
+
+
 @right("split_heads")
 def split_heads(x, n_heads):  # noqa: F811
     return torch.stack(x.chunk(n_heads, dim=-1), dim=1)
@@ -168,6 +180,12 @@ def merge_heads(x):  # noqa: F811 (the shape unpacked in the wrong order)
 def merge_heads(x):  # noqa: F811 (d_model taken from the last axis)
     B, h, T, d_head = x.shape
     return x.transpose(1, 2).reshape(B, T, d_head)
+
+
+@wrong("merge_heads", "only head 0")
+def merge_heads(x):  # noqa: F811 (one head repeated to the full width)
+    h = x.size(1)
+    return x[:, 0].repeat(1, 1, h)
 
 
 @right("merge_heads")
@@ -537,6 +555,46 @@ class MultiHeadAttention(RightMHA):  # noqa: F811
     def forward(self, x, mask=None, need_weights=False):
         out, w = super().forward(x, mask, need_weights)
         return x + out, w
+
+
+@wrong("MultiHeadAttention", "in another order than the exercise")
+class MultiHeadAttention(RightMHA):  # noqa: F811 (the output projection created first)
+    def __init__(self, d_model, n_heads):
+        nn.Module.__init__(self)
+        self.n_heads = n_heads
+        self.out = nn.Linear(d_model, d_model)
+        self.q = nn.Linear(d_model, d_model)
+        self.k = nn.Linear(d_model, d_model)
+        self.v = nn.Linear(d_model, d_model)
+
+
+@wrong("MultiHeadAttention", "averaged over the heads instead of")
+class MultiHeadAttention(RightMHA):  # noqa: F811 (every head reads all of v; the heads' outputs averaged)
+    def forward(self, x, mask=None, need_weights=False):
+        h = self.n_heads
+        q = attn.split_heads(self.q(x), h)
+        k = attn.split_heads(self.k(x), h)
+        v = self.v(x).unsqueeze(1).expand(-1, h, -1, -1)
+        o, w = attn.scaled_dot_product_attention(q, k, v, mask)
+        return self.out(o.mean(dim=1)), (w if need_weights else None)
+
+
+@wrong("MultiHeadAttention", "never split into heads")
+class MultiHeadAttention(RightMHA):  # noqa: F811 (one attention over the full width, copied to h heads)
+    def forward(self, x, mask=None, need_weights=False):
+        q, k, v = self.q(x), self.k(x), self.v(x)
+        m = None if mask is None else mask.squeeze(1) if mask.dim() == 4 else mask
+        o, w = attn.scaled_dot_product_attention(q, k, v, m)
+        w = w.unsqueeze(1).expand(-1, self.n_heads, -1, -1)
+        return self.out(o), (w if need_weights else None)
+
+
+@wrong("MultiHeadAttention", "not one head's or their mean copied")
+class MultiHeadAttention(RightMHA):  # noqa: F811 (the heads right, their mean returned for every head)
+    def forward(self, x, mask=None, need_weights=False):
+        o, w = attn.scaled_dot_product_attention(*self.heads(x), mask)
+        w = w.mean(dim=1, keepdim=True).expand_as(w)
+        return self.out(attn.merge_heads(o)), (w if need_weights else None)
 
 
 @right("MultiHeadAttention")

@@ -62,6 +62,11 @@ def cls_pool(hidden, mask):  # noqa: F811
     return hidden[:, 0, 0]
 
 
+@wrong("cls_pool", "no tanh")
+def cls_pool(hidden, mask):  # noqa: F811 (BERT's pooler squash, without its layer)
+    return torch.tanh(hidden[:, 0])
+
+
 @right("cls_pool")
 def cls_pool(hidden, mask):  # noqa: F811
     return torch.stack([h[0] for h in hidden])
@@ -95,7 +100,7 @@ def mean_pool(hidden, mask):  # noqa: F811
     return (hidden * mask.unsqueeze(-1)).sum(dim=1)
 
 
-@wrong("mean_pool", "keepdim")
+@wrong("mean_pool", "keepdim=True")
 def mean_pool(hidden, mask):  # noqa: F811
     return (hidden * mask.unsqueeze(-1)).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
 
@@ -153,6 +158,25 @@ def mean_pool(hidden, mask):  # noqa: F811 (the mask rebuilt from the lengths, o
     lengths = mask.sum(dim=1, keepdim=True)
     m = (torch.arange(hidden.size(1)) < lengths).unsqueeze(-1)
     return (hidden * m).sum(dim=1) / lengths.clamp(min=1)
+
+
+@wrong("mean_pool", "whole batch's mean")
+def mean_pool(hidden, mask):  # noqa: F811 (hidden[mask] flattens the batch)
+    B = hidden.size(0)
+    return hidden[mask].mean(0).expand(B, -1)
+
+
+@wrong("mean_pool", "keepdim=True")
+def mean_pool(hidden, mask):  # noqa: F811 (the count lost its axis)
+    m = mask.float()
+    return (hidden * m.unsqueeze(-1)).sum(1) / m.sum(1)
+
+
+@wrong("mean_pool", "own factor")
+def mean_pool(hidden, mask):  # noqa: F811 (one too many in the count, "to avoid dividing by 0")
+    m = mask.unsqueeze(-1).float()
+    count = m.sum(1)
+    return (hidden * m).sum(1) / (count + 1)
 
 
 @right("mean_pool")
@@ -257,6 +281,17 @@ def max_pool(hidden, mask):  # noqa: F811
     hidden[~mask] = float("-inf")
     top = hidden.amax(dim=1)
     return torch.where(mask.any(dim=1, keepdim=True), top, 0.0)
+
+
+@wrong("max_pool", "indices?")
+def max_pool(hidden, mask):  # noqa: F811 (torch.max's second half: the positions of the maxima)
+    m = mask.unsqueeze(-1)
+    return hidden.masked_fill(~m, float("-inf")).max(1)[1].float()
+
+
+@wrong("max_pool", "indices?")
+def max_pool(hidden, mask):  # noqa: F811 (argmax: where the maximum sits, not what it is)
+    return hidden.masked_fill(~mask.unsqueeze(-1), float("-inf")).argmax(dim=1)
 
 
 @right("max_pool")
