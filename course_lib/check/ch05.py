@@ -320,8 +320,11 @@ def _lookup_probe(module, ids, segments):
             return ("your position lookup is given the token ids: the positions are 0 … T − 1 along the length "
                     "axis, not the token ids — the same positions for every row, whatever the tokens")
         if pos.dim() >= 2 and pos.size(-2) == B > 1 and (pos != pos[..., :1, :]).any():
-            return ("your positions count the batch (they differ from row to row): positions run along the length "
-                    "axis, not the batch — 0 … T − 1 with T = ids.size(1), the same for every row")
+            if (pos == pos[..., :1]).all():  # constant along each row, one number per row: the batch index
+                return ("your positions count the batch (they differ from row to row): positions run along the "
+                        "length axis, not the batch — 0 … T − 1 with T = ids.size(1), the same for every row")
+            return ("your positions differ from row to row — are they made from the token ids? The positions "
+                    "are 0 … T − 1 along the length axis, the same for every row, whatever the tokens")
     looked_up = seen.get("segment", [])
     if looked_up and segments.any() and not any(seg.any() for seg in looked_up):
         return ("your segment lookup gets only zeros although segments were given: the segments argument is "

@@ -372,6 +372,14 @@ class BertEmbeddings(Right):  # noqa: F811
         return self.dropout(self.norm(x))
 
 
+@wrong("BertEmbeddings", "are they made from the token ids?")
+class BertEmbeddings(Right):  # noqa: F811
+    def forward(self, ids, segments=None):
+        segments = torch.zeros_like(ids) if segments is None else segments
+        positions = ids.clamp(max=self.position.num_embeddings - 1)    # "ids that fit the table"
+        return self.dropout(self.norm(self.token(ids) + self.segment(segments) + self.position(positions)))
+
+
 @wrong("BertEmbeddings", "not the batch")
 class BertEmbeddings(Right):  # noqa: F811
     def forward(self, ids, segments=None):
