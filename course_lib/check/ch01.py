@@ -20,11 +20,15 @@ def one_hot(c):
     for ids, V in [(torch.tensor([2, 0, 3]), 5), (torch.tensor([4, 4, 1, 0]), 6), (torch.tensor([7]), 8)]:
         want = text.one_hot(ids, V)
         out = c.call(ids, V, errors={  # every id is below V: an index past N means a table N < V wide
-            rf"out of bounds for dimension \d+ with size {n}\b": (
+            **({rf"out of bounds for dimension 0 with size {len(ids)}\b": (
+                "the ids were used to pick rows (dimension 0) of your matrix, one row per position: each id "
+                "belongs in a column — row t gets its 1 in column ids[t], so index with a row index and a "
+                "column index together")} if len(ids) < V else {}),
+            **{rf"out of bounds for dimension \d+ with size {n}\b": (
                 f"an id is at least {n}: your one-hot matrix (or the table it picks from) is only {n} wide, but it "
                 f"must be vocab_size ({V}) wide, one column per character of the vocabulary"
                 + (" — not len(ids), which would give one column per position" if n == len(ids) else ""))
-            for n in range(1, V)})
+               for n in range(1, V)}})
         if isinstance(out, torch.Tensor) and not out.is_floating_point() and out.shape == want.shape:
             kind = "booleans" if out.dtype == torch.bool else "integers"
             c.expect(False, f"your one-hot vectors are {kind}: make them float (e.g. .float()), "
@@ -61,14 +65,15 @@ def embed(c):
         T, width = len(ids), r"(\d+)"
         wide = re.escape("mat1 and mat2 shapes cannot be multiplied (") + f"{T}x{width} and {V}x{d}\\)"
         order = "the order of the product is the wrong way round: the one-hot matrix (T, V) comes first, W second"
-        rows = (f"an id is at least d = {d}, the width of W: the ids pick rows of W (V, d), one row per character, "
-                "not columns (W[:, ids] and W.T[ids] index W's second axis)")
+        rows = (f"an id is at least d = {d}, and something only d wide was indexed with the ids: either your "
+                f"one-hot vectors are d wide (they must be V = W.shape[0] = {V} wide, one column per character), "
+                "or the ids picked columns of W (W[:, ids], W.T[ids]) where they pick rows, one row per character")
         entrywise = (f"`*` multiplies entry by entry (it only pairs up equal or broadcast shapes, here {V} against "
                      f"{d}): the one-hot matrix (T, V) and W (V, d) combine by a matrix product, `@`, which sums "
                      "over V for you")
         named = {
             product_error(V, d, T, V): order, product_error(d, V, T, V): order,
-            wide + "|Class values must be smaller than num_classes":
+            wide + r"|Class values must be smaller than num_classes|ids must lie in 0\.\.\d+,":
                 f"your one-hot vectors are not as wide as W's number of rows (V = {V}): build them from W's "
                 "shape, not from the ids or a fixed number",
             rf"size of tensor a \(({V}|{d})\) must match the size of tensor b \(({d}|{V})\)": entrywise,

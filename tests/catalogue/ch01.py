@@ -86,6 +86,13 @@ def one_hot(ids, vocab_size):  # noqa: F811 (as wide as the text is long)
     return out
 
 
+@wrong("one_hot", "belongs in a column")
+def one_hot(ids, vocab_size):  # noqa: F811 (the ids pick rows)
+    out = torch.zeros(len(ids), vocab_size)
+    out[ids] = 1.0
+    return out
+
+
 @right("one_hot")
 def one_hot(ids, vocab_size):  # noqa: F811
     return torch.eye(vocab_size, device=ids.device)[ids]
@@ -189,9 +196,15 @@ def embed(ids, W):  # noqa: F811 (* for the product, then a sum)
     return (F.one_hot(ids, W.shape[0]).float() * W).sum(-1)
 
 
-@wrong("embed", "pick rows of W")
+@wrong("embed", "picked columns of W")
 def embed(ids, W):  # noqa: F811 (the ids taken for columns)
     return W[:, ids].T
+
+
+@wrong("embed", "W's number of rows")
+def embed(ids, W):  # noqa: F811 (the library's one_hot, as wide as the text)
+    from course_lib import text
+    return text.one_hot(ids, len(ids)) @ W
 
 
 @right("embed")
