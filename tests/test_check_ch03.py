@@ -164,4 +164,4 @@ def test_an_in_place_softmax_is_caught():
         e = scores.exp()
         return e / e.sum(-1, keepdim=True)
     result = check.softmax(softmax)
-    assert result.status == "failed" and "changed its input (argument 1) in place" in result.message
+    assert result.status == "failed" and "changed its input (`scores`) in place" in result.message

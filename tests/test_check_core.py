@@ -25,7 +25,7 @@ def _mutates(x):
 
 @pytest.mark.parametrize("fn,status,phrase", [
     (lambda x: 2 * x, "passed", "passed (1 checks)"),
-    (_mutates, "failed", "changed its input (argument 1) in place"),
+    (_mutates, "failed", "changed its input (`x`) in place"),
     (lambda x: (2 * x).double(), "failed", "has dtype torch.float64, expected torch.float32"),
     (lambda x: (2 * x, x), "failed", "a tuple of 2 tensors, expected one tensor"),
     (lambda x: torch.full_like(x, float("-inf")), "failed", "contains -inf"),
@@ -127,3 +127,34 @@ def test_close_explains_a_shape_mismatch():
 
     result = plus_one(lambda x: (x + 1).sum(0), quiet=True)
     assert result.status == "failed" and "your sum has shape (3,), expected (2, 3)" in result.message
+
+
+@exercise
+def row_sums(c):
+    """Checks row_sums(x) -> x.sum(-1) on inputs of two sizes."""
+    for shape in [(2, 3), (4, 5)]:
+        x = torch.arange(float(shape[0] * shape[1])).reshape(shape)
+        c.close(c.tensor(c.call(x)), x.sum(-1))
+
+
+@pytest.mark.parametrize("fn, phrase", [
+    (lambda x: x[:, :3].sum(-1), "right when `x` had shape (2, 3), but not for (4, 5): is a size fixed"),
+    (lambda x: x.sum(-1)[:2], "right when `x` had shape (2, 3), but not for (4, 5): is a size fixed"),
+    (lambda x: x.sum(0), "3 is the size of axis 1 of `x`: did a sum, mean or product run over the wrong axis?"),
+    (lambda x: x.sum(-1) + torch.zeros(x.shape[0]), "with device=x.device"),
+])
+def test_notes_from_the_inputs(fn, phrase):
+    """A size fixed to the first input, a size taken from the wrong axis and a device, named after the argument."""
+    result = row_sums(fn)
+    assert result.status == "failed" and phrase in result.message, result.message
+
+
+def test_the_device_note_names_the_argument():
+    def one_hot(ids, V):
+        out = torch.zeros(len(ids), V)
+        out[torch.arange(len(ids)), ids] = 1
+        return out
+    from course_lib import check
+    result = check.one_hot(one_hot)
+    assert result.status == "failed" and "with `ids` on a GPU" in result.message and "device=ids.device" in \
+        result.message, result.message

@@ -110,8 +110,9 @@ def _meaning(error):
     return f" — {text}" if text else ""
 
 
-def shape_note(got, want):
-    """Why a result of shape `got` may not have shape `want`, as " — …", or ""."""
+def shape_note(got, want, inputs=()):
+    """Why a result of shape `got` may not have shape `want`, as " — …", or "". inputs: [(name, shape)] of the
+    call's tensors, to say where a wrong size came from."""
     got, want = tuple(got), tuple(want)
     if len(got) == len(want) >= 2 and got[:-2] + got[-2:][::-1] == want:
         return " — it looks transposed (last two axes swapped)"
@@ -130,6 +131,11 @@ def shape_note(got, want):
         diff = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
         if len(diff) == 1:
             i = diff[0]
+            source = [f"axis {a} of `{name}`" for name, shape in inputs for a, n in enumerate(shape)
+                      if n == got[i] and got[i] not in want]
+            if source:
+                return (f" — only axis {i - len(want)} differs ({got[i]} instead of {want[i]}), and {got[i]} is the "
+                        f"size of {source[0]}: did a sum, mean or product run over the wrong axis?")
             return f" — only axis {i - len(want)} differs ({got[i]} instead of {want[i]}): which size did you use there?"
     if torch.Size(got).numel() == torch.Size(want).numel():
         return " — same number of elements: a reshape or view in the wrong order?"
@@ -153,6 +159,17 @@ _DEVICE_ERROR = re.compile(r"is not on the expected device|Expected all tensors 
                            r"found at least two devices")
 
 
+def _arg_names(fn, args, kwargs):
+    """The names of fn's arguments, in the order given ("argument 2" where the signature does not say)."""
+    try:
+        params = [p.name for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    names = [f"`{params[i]}`" if i < len(params) else f"argument {i + 1}" for i in range(len(args))]
+    return names + [f"`{k}`" for k in kwargs]
+
+
 def _device_probe(fn, args, kwargs):
     """Run fn once more on "meta" copies of its tensors (shapes only, no data), its printing silenced. A
     tensor it makes on the CPU (torch.ones(T, T) without device=) then meets the input's device, as it would
@@ -172,9 +189,12 @@ def _device_probe(fn, args, kwargs):
         out = e if _DEVICE_ERROR.search(str(e)) else None
     returned = out if isinstance(out, (tuple, list)) else [out]
     if isinstance(out, Exception) or any(isinstance(t, torch.Tensor) and t.device.type != "meta" for t in returned):
-        return ("your function makes a tensor on the CPU while its input may be elsewhere (on a GPU this "
-                "fails with 'expected all tensors to be on the same device'): create new tensors on the "
-                "input's device, with device=x.device (or torch.ones_like / new_ones)")
+        name = next((n.strip("`") for n, v in zip(_arg_names(fn, args, kwargs), values)
+                     if isinstance(v, torch.Tensor) and n.startswith("`")), "x")
+        return (f"your function makes a tensor on the CPU while its input may be elsewhere: with `{name}` on a "
+                "GPU it would fail ('expected all tensors to be on the same device') or hand back a CPU result. "
+                f"Create new tensors on the input's device, with device={name}.device (or torch.ones_like, "
+                "new_ones, new_zeros)")
     return None
 
 
@@ -185,6 +205,8 @@ class Checker:
         self.fn = fn
         self.count = 0
         self._first_call = None  # (args, kwargs) of the first call, for the device probe at the end
+        self._inputs = []  # [(name, shape)] of the latest call's tensors, for shape notes
+        self._passed = set()  # the input shapes of calls whose result a close() accepted
 
     def call(self, *args, errors=None, **kwargs):
         """Call the student's function on copies of the inputs (so it cannot change ours); fail if it changed
@@ -203,8 +225,9 @@ class Checker:
     def _call(self, args, kwargs):
         args = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
         kwargs = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
-        given = [(f"argument {i + 1}", a, a.clone()) for i, a in enumerate(args) if isinstance(a, torch.Tensor)]
-        given += [(f"`{k}`", v, v.clone()) for k, v in kwargs.items() if isinstance(v, torch.Tensor)]
+        given = [(name, v, v.clone()) for name, v in zip(_arg_names(self.fn, args, kwargs),
+                                                          args + list(kwargs.values())) if isinstance(v, torch.Tensor)]
+        self._inputs = [(name.strip("`"), tuple(v.shape)) for name, v, _ in given]
         try:
             out = self.fn(*args, **kwargs)
         except NotImplementedError as e:
@@ -242,7 +265,8 @@ class Checker:
                 out, (list, tuple, int, float)) or type(out).__module__ == "numpy" else ""
             raise Fail(f"{what} is {_describe(out)}, expected a torch.Tensor{hint}")
         if shape is not None and tuple(out.shape) != tuple(shape):
-            raise Fail(f"{what} has shape {tuple(out.shape)}, expected {tuple(shape)}{shape_note(out.shape, shape)}")
+            raise Fail(f"{what} has shape {tuple(out.shape)}, expected {tuple(shape)}"
+                       f"{shape_note(out.shape, shape, self._inputs)}{self._fixed_size()}")
         if dtype is not None and out.dtype != dtype:
             raise Fail(f"{what} has dtype {out.dtype}, expected {dtype}")
         if out.is_floating_point():
@@ -288,19 +312,32 @@ class Checker:
         expected = expected.to(out.dtype) if out.is_floating_point() else expected
         if out.shape != expected.shape and not any(out.shape == w.shape for w in (mistakes or {}).values()):
             raise Fail(f"{what} has shape {tuple(out.shape)}, expected {tuple(expected.shape)}"
-                       f"{shape_note(out.shape, expected.shape)}")
+                       f"{shape_note(out.shape, expected.shape, self._inputs)}{self._fixed_size()}")
         if _near(out, expected, atol, rtol):
+            self._passed.add(tuple(shape for _, shape in self._inputs))
             return
         self.name_mistake(out, expected, mistakes, atol=atol, rtol=rtol)
         if out.shape != expected.shape:
             raise Fail(f"{what} has shape {tuple(out.shape)}, expected {tuple(expected.shape)}"
-                       f"{shape_note(out.shape, expected.shape)}")
+                       f"{shape_note(out.shape, expected.shape, self._inputs)}{self._fixed_size()}")
         err = (out.double() - expected.double()).abs().max().item()
         how = explain(out, expected, axes=axes, padded=padded, sizes=sizes, atol=atol, rtol=rtol)
         if how:
             raise Fail(f"{what} is wrong: {how}" + (f" — hint: {hint}" if hint else ""))
-        raise Fail(f"{what} differs from the reference (largest difference {err:.3g})"
+        raise Fail(f"{what} differs from the reference (largest difference {err:.3g}){self._fixed_size()}"
                    + (f" — hint: {hint}" if hint else ""))
+
+    def _fixed_size(self):
+        """ — a note when an earlier input of other sizes was answered right (a size written as a number), or ""."""
+        now = tuple(shape for _, shape in self._inputs)
+        before = next((s for s in self._passed if len(s) == len(now) and s != now), None)
+        if before is None:
+            return ""
+        changed = [(name, old, new) for (name, new), old in zip(self._inputs, before) if old != new]
+        was = " and ".join(f"`{name}` had shape {old}" for name, old, _ in changed)
+        now = " and ".join(f"{new}" for _, _, new in changed)
+        return (f" — it was right when {was}, but not for {now}: is a size fixed in your code (a number where "
+                ".shape, .size() or len() belongs)?")
 
 
 def _strict(strict):

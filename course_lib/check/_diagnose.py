@@ -177,7 +177,7 @@ def relation(out, expected, *, axes=None, sizes=None, atol=1e-5, rtol=1e-4):
         sign = "-" if k < 0 else ""
         shown = f"{sign}{name}" if name else f"{k:.4g}"
         return f"it is the reference times {shown}: right up to a constant factor — a scale applied wrongly or " \
-               "not at all (compare the scale the exercise asks for)"
+               "not at all, or one where none belongs"
     d = (o - e).mean().item()
     if abs(d) > a and _close(o - d, e, a, r):
         return f"it is the reference plus {d:.4g} everywhere: a constant added or left out"
