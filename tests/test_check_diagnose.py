@@ -79,6 +79,7 @@ def test_ints_and_everywhere():
     (lambda: bool(torch.tensor([1, 0])), "several values"),
     (lambda: torch.randn(3).masked_fill(torch.tensor([1, 0, 1]), 0.0), "bool mask"),
     (lambda: torch.cat([torch.randn(2, 3), torch.randn(3, 2)], 0), "cat or torch.stack"),
+    (lambda: torch.randn(3).sum() @ torch.randn(3), "a single number (a 0-d tensor"),
     (lambda: undefined_name + 1, "unknown where your code runs"),  # noqa: F821
 ])
 def test_errors_are_explained(make, phrase):

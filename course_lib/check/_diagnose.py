@@ -28,6 +28,9 @@ _ERRORS = [  # (pattern in the error text, explanation; {0}, {1} … are the pat
     (r"argument 'input' \(position 1\) must be Tensor, not (int|float)",
      "a torch function was given a plain Python number ({0}): torch.sqrt, torch.exp … take tensors; for a "
      "number use the math module (math.sqrt, math.exp) or ** 0.5"),
+    (r"both arguments to matmul need to be at least 1D",
+     "one side of @ is a single number (a 0-d tensor, e.g. a sum or .max() without an axis): @ pairs up "
+     "vectors and matrices; scale with * or /, or keep the axis you reduced over"),
     (r"batch[12] must be a 3D tensor",
      "torch.bmm takes exactly 3-D tensors (batch, n, m): the @ operator (torch.matmul) works with any "
      "number of leading axes, and with none"),
