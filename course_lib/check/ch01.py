@@ -51,6 +51,8 @@ def one_hot(c):
             "the 1s sit one column too far right: row t needs its 1 in column ids[t], not ids[t] + 1": right,
             "the 1s mark positions, not ids: put the 1 of row t in column ids[t]":
                 torch.eye(len(ids), V),
+            "your matrix has the right shape but no 1s at all: they are never written into it (or written into "
+            "a copy, not the matrix you return)": torch.zeros_like(want),
         }, what="your one-hot matrix", hint="row t is all zeros except a 1 in column ids[t]",
             axes=("row", "column"))
     c.expect(out.sum().item() == len(ids), "every row must sum to exactly 1")
