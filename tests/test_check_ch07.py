@@ -156,7 +156,7 @@ def test_bigram_reference_and_stub():
 
 
 def loop_counts(ids, V):
-    counts = torch.zeros(V, V)
+    counts = torch.zeros(V, V, device=ids.device)
     for a, b in zip(ids[:-1].tolist(), ids[1:].tolist()):
         counts[a, b] += 1
     return counts

@@ -121,8 +121,8 @@ def loop(model, src, src_real, bos_id, eos_id, max_len, *, only_last=False, firs
          no_stop=False, no_pad=False, no_bos=False, stop_any=False, done_first=False, sample=False, row0=False):
     """A hand-written greedy loop with switches for the usual mistakes."""
     memory, _ = model.encode(src, src_real)
-    out = torch.full((src.size(0), 1), bos_id if not no_bos else 5)
-    done = torch.zeros(src.size(0), dtype=torch.bool)
+    out = torch.full((src.size(0), 1), bos_id if not no_bos else 5, device=src.device)
+    done = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
     for _ in range(max_len):
         logits, _ = model.decode(out[:, -1:] if only_last else out, memory, src_real)
         nxt = logits[:, 0 if first else -1].argmax(-1)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import _device
 from ._diagnose import explain, explain_error
 
 STRICT_ENV = "COURSE_STRICT"
@@ -170,23 +171,36 @@ def _arg_names(fn, args, kwargs):
     return names + [f"`{k}`" for k in kwargs]
 
 
+@contextlib.contextmanager
+def _quiet():
+    """A rerun of the student's function prints nothing and warns nothing."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def _device_probe(fn, args, kwargs):
     """Run fn once more on "meta" copies of its tensors (shapes only, no data), its printing silenced. A
     tensor it makes on the CPU (torch.ones(T, T) without device=) then meets the input's device, as it would
-    on a GPU, or comes back on the CPU; returns the message for that, or None. Skipped when a generator or a module is passed (theirs
-    live on the CPU by design); any other failure on "meta" (.item(), nonzero …) is not the student's."""
+    on a GPU, or comes back on the CPU; returns the message for that, or None. Where "meta" cannot run it
+    (.item(), .tolist(), nonzero …) or a model is passed, _device.trace follows the devices on the CPU
+    instead. Skipped when a generator is passed (the course's generators live on the CPU by design)."""
     values = list(args) + list(kwargs.values())
-    if not any(isinstance(v, torch.Tensor) for v in values) or any(
-            isinstance(v, (torch.Generator, torch.nn.Module)) for v in values):
+    if not any(isinstance(v, torch.Tensor) for v in values) or any(isinstance(v, torch.Generator) for v in values):
         return None
+    if any(isinstance(v, torch.nn.Module) for v in values):  # a model stays where it is: follow the devices
+        with _quiet():
+            return _device.trace(fn, args, kwargs, _student_files(fn))
     meta = lambda v: v.to("meta") if isinstance(v, torch.Tensor) else v  # noqa: E731
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
-                warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _quiet():
             out = fn(*map(meta, args), **{k: meta(v) for k, v in kwargs.items()})
     except Exception as e:
-        out = e if _DEVICE_ERROR.search(str(e)) else None
+        if not _DEVICE_ERROR.search(str(e)):  # .item(), .tolist(), nonzero … cannot run on "meta"
+            with _quiet():
+                return _device.trace(fn, args, kwargs, _student_files(fn))
+        out = e
     returned = out if isinstance(out, (tuple, list)) else [out]
     if isinstance(out, Exception) or any(isinstance(t, torch.Tensor) and t.device.type != "meta" for t in returned):
         name = next((n.strip("`") for n, v in zip(_arg_names(fn, args, kwargs), values)

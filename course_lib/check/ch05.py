@@ -389,6 +389,10 @@ def BertEmbeddings(c):
     except Fail as e:
         if "must raise an error" in str(e):
             raise
+    three = m.build(c, cls, V, d, max_len, 3, 0.0)
+    rows = getattr(getattr(three, "segment", None), "num_embeddings", 3)
+    c.expect(rows == 3, f"BertEmbeddings({V}, {d}, {max_len}, n_segments=3) has a segment table of {rows} rows: "
+                        "build it from the argument n_segments, not a fixed number")
     m.device_probe(c, mine, ids, segments, what="BertEmbeddings' forward")
     m.device_probe(c, mine, ids, what="BertEmbeddings' forward with segments=None")
 

@@ -19,7 +19,7 @@ __all__ = ["causal_mask", "sample_next", "bigram_log_probs", "Block", "generate"
 def causal_mask(c):
     """Checks causal_mask(T) -> (T, T) bool, True where query t may attend to key s (s <= t).
     Reference: course_lib.gpt.causal_mask."""
-    for T in (5, 1, 8):
+    for T in (5, 1, 8, 33):
         out = c.call(T)
         if isinstance(out, torch.Tensor) and out.dim() >= 2 and tuple(out.shape[-2:]) != (T, T):
             other = c.call(T + 3)
@@ -185,6 +185,14 @@ def sample_next(c):
     out = c.tensor(out, shape=(8,), what="sample_next on large logits")
     c.expect(out.tolist() == [0] * 8, "with logits [1e4, 0, -1e4, 5] the first token has probability ~1, "
              "but your samples include others — hint: use torch.softmax, which is stable for large logits")
+
+    single = c.call(big[:1], temperature=0.5, top_k=2, generator=torch.Generator().manual_seed(0))
+    if isinstance(single, torch.Tensor) and single.dim() == 0:
+        raise Fail("with a batch of one row your result has shape (), not (1,): a squeeze() without an axis "
+                   "drops the batch axis too when B = 1 — name the axis to squeeze")
+    single = c.tensor(single, shape=(1,), what="sample_next on a batch of one row (B = 1)")
+    c.expect(single.tolist() == [0], "on a batch of one row [1e4, 0, -1e4, 5] your sample is not token 0, "
+             "although it has probability ~1")
 
 
 @exercise

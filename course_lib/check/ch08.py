@@ -181,8 +181,8 @@ class _CopyModel(torch.nn.Module):
         self.calls.append(tgt.detach().clone())
         B, T = tgt.shape
         lengths = src_real.sum(dim=1)
-        pos = torch.arange(T)[None, :].expand(B, T)
-        padded = torch.cat([memory, torch.full((B, T), self.EOS)], dim=1)  # positions beyond S -> EOS
+        pos = torch.arange(T, device=tgt.device)[None, :].expand(B, T)
+        padded = torch.cat([memory, torch.full((B, T), self.EOS, device=tgt.device)], dim=1)  # positions beyond S -> EOS
         wanted = torch.where(pos < lengths[:, None], padded.gather(1, pos.clamp(max=padded.size(1) - 1)),
                              torch.full_like(pos, self.EOS))
         return torch.nn.functional.one_hot(wanted, self.V).float() * 10.0, None

@@ -19,6 +19,15 @@ def segment_ids(ids, sep_id, pad_id=0):  # noqa: F811
     return (is_sep.cumsum(1) - is_sep >= 1).long()
 
 
+@wrong("segment_ids", "made on the CPU")
+def segment_ids(ids, sep_id, pad_id=0):  # noqa: F811 (a loop over lists, turned into a tensor without device=)
+    rows = []
+    for row in ids.tolist():
+        first = row.index(sep_id)
+        rows.append([0 if j <= first or t == pad_id else 1 for j, t in enumerate(row)])
+    return torch.tensor(rows)
+
+
 @wrong("segment_ids", "batch axis")
 def segment_ids(ids, sep_id, pad_id=0):  # noqa: F811
     is_sep = (ids == sep_id).long()
@@ -328,6 +337,12 @@ class BertEmbeddings(Right):  # noqa: F811
         segments = torch.zeros_like(ids) if segments is None else segments
         positions = torch.arange(ids.size(1))                            # on the CPU
         return self.dropout(self.norm(self.token(ids) + self.segment(segments) + self.position(positions)))
+
+
+@wrong("BertEmbeddings", "build it from the argument n_segments")
+class BertEmbeddings(Right):  # noqa: F811
+    def __init__(self, vocab_size, d_model, max_len=128, n_segments=2, dropout=0.1, eps=1e-12):
+        super().__init__(vocab_size, d_model, max_len, 2, dropout, eps)   # two sentences, always
 
 
 @wrong("BertEmbeddings", "segments=None must mean")

@@ -27,6 +27,11 @@ def causal_mask(T):  # noqa: F811
     return torch.ones(T, T, dtype=torch.bool).tril(diagonal=1)
 
 
+@wrong("causal_mask", "the size is fixed")
+def causal_mask(T):  # noqa: F811 (a table made once, 8 wide, and cut to size)
+    return torch.ones(8, 8, dtype=torch.bool).tril()[:T, :T]
+
+
 @wrong("causal_mask", "True should mean 'may attend'")
 def causal_mask(T):  # noqa: F811 (the "blocked" mask of other libraries)
     return torch.ones(T, T, dtype=torch.bool).triu(1)
@@ -111,6 +116,15 @@ def causal_mask(T):  # noqa: F811
 def bigram_log_probs(ids, vocab_size, alpha=1.0):
     counts = torch.zeros(vocab_size, vocab_size)
     counts.index_put_((ids[:-1], ids[1:]), torch.ones(len(ids) - 1), accumulate=True)
+    return (counts / counts.sum(dim=1, keepdim=True)).log()
+
+
+@wrong("bigram_log_probs", "made on the CPU")
+def bigram_log_probs(ids, vocab_size, alpha=1.0):  # noqa: F811 (counted in a loop, the table made without device=)
+    counts = torch.zeros(vocab_size, vocab_size)
+    for a, b in zip(ids[:-1].tolist(), ids[1:].tolist()):
+        counts[a, b] += 1
+    counts += alpha
     return (counts / counts.sum(dim=1, keepdim=True)).log()
 
 
@@ -243,13 +257,13 @@ def bigram_log_probs(ids, vocab_size, alpha=1.0):  # noqa: F811
     counts = [[alpha] * vocab_size for _ in range(vocab_size)]
     for a, b in zip(ids.tolist(), ids.tolist()[1:]):
         counts[a][b] += 1
-    table = torch.tensor(counts)
+    table = torch.tensor(counts, device=ids.device)
     return torch.log(table / table.sum(-1, keepdim=True))
 
 
 @right("bigram_log_probs")
 def bigram_log_probs(ids, vocab_size, alpha=1.0):  # noqa: F811
-    counts = torch.zeros(vocab_size, vocab_size)
+    counts = torch.zeros(vocab_size, vocab_size, device=ids.device)
     counts.index_add_(0, ids[:-1], F.one_hot(ids[1:], vocab_size).float())
     return (counts + alpha).log() - (counts.sum(1, keepdim=True) + alpha * vocab_size).log()
 
@@ -280,6 +294,13 @@ def sample_next(logits, temperature=1.0, top_k=None, generator=None):  # noqa: F
         kth = torch.topk(logits, top_k, dim=-1, largest=False).values[:, -1:]
         logits = logits.masked_fill(logits > kth, float("-inf"))
     return draw(logits / temperature, generator)
+
+
+@wrong("sample_next", "batch of one row")
+def sample_next(logits, temperature=1.0, top_k=None, generator=None):  # noqa: F811 (squeeze() with no axis)
+    if top_k is not None:
+        logits = keep_top_k(logits, top_k)
+    return torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=generator).squeeze()
 
 
 @wrong("sample_next", "generator")

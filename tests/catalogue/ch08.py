@@ -184,6 +184,18 @@ def greedy_decode(model, src, src_real, bos_id, eos_id, max_len):
     return out[:, 1:]
 
 
+@wrong("greedy_decode", "meets one from the input")
+def greedy_decode(model, src, src_real, bos_id, eos_id, max_len):  # noqa: F811 (the start made without device=)
+    memory, _ = model.encode(src, src_real)
+    out = torch.full((src.size(0), 1), bos_id, dtype=torch.long)     # on the CPU
+    ended = torch.zeros(src.size(0), dtype=torch.bool)                # on the CPU
+    while not ended.all() and out.size(1) <= max_len:
+        nxt = torch.where(ended, 0, _next(model, out, memory, src_real))
+        ended = ended | (nxt == eos_id)
+        out = torch.cat((out, nxt.unsqueeze(1)), 1)
+    return out[:, 1:]
+
+
 @wrong("greedy_decode", "stop only when ALL rows have ended")
 def greedy_decode(model, src, src_real, bos_id, eos_id, max_len):  # noqa: F811
     memory, out, _ = _start(model, src, src_real, bos_id)
