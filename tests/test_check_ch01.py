@@ -36,7 +36,7 @@ def test_embed():
         (lambda ids, W: W[(ids + 1) % W.shape[0]], "off by one"),
         (lambda ids, W: W[: len(ids)], "positions, not ids"),
         (lambda ids, W: W[ids].sum(0, keepdim=True).expand(len(ids), -1), "summed"),
-        (lambda ids, W: text.one_hot(ids, W.shape[0]), "shape"),
+        (lambda ids, W: text.one_hot(ids, W.shape[0]), "the one-hot matrix itself"),
     ]:
         result = check.embed(wrong)
         assert result.status == "failed" and phrase in result.message, result.message

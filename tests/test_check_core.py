@@ -158,3 +158,23 @@ def test_the_device_note_names_the_argument():
     result = check.one_hot(one_hot)
     assert result.status == "failed" and "with `ids` on a GPU" in result.message and "device=ids.device" in \
         result.message, result.message
+
+
+@exercise
+def masked_rows(c):
+    """Checks masked_rows(x) -> softmax(x) over the last axis, for a (3, 4) x."""
+    x = torch.arange(12.0).reshape(3, 4)
+    c.close(c.tensor(c.call(x)), torch.softmax(x, -1))
+
+
+def test_masked_scores_returned_before_the_softmax_are_named():
+    result = masked_rows(lambda x: x.masked_fill(torch.eye(3, 4, dtype=torch.bool), float("-inf")))
+    assert "though no row is -inf throughout: masked scores" in result.message, result.message
+    result = masked_rows(lambda x: x.masked_fill(torch.ones(3, 4, dtype=torch.bool), float("-inf")))
+    assert "a max or a row over positions that are all masked" in result.message, result.message
+
+
+def test_a_batch_of_one_is_named_in_shape_notes():
+    from course_lib.check._core import shape_note
+    assert "handle only the first element" in shape_note((1, 10), (4, 10))
+    assert "handle only the first element" not in shape_note((4, 1), (4, 10))

@@ -122,6 +122,9 @@ def shape_note(got, want, inputs=()):
     if [n for n in got if n != 1] == [n for n in want if n != 1]:
         return (" — an extra axis of size 1: drop keepdim=True or squeeze it" if len(got) > len(want)
                 else " — an axis of size 1 is missing: did you squeeze() it away?")
+    if len(got) == len(want) >= 2 and got[0] == 1 < want[0] and got[1:] == want[1:]:
+        return (f" — one row where the batch has {want[0]}: does your code handle only the first element (ids[0], "
+                "a fixed batch of 1)? Work on every row at once, or loop over all of them")
     if len(got) == len(want) - 1 and got == want[1:]:
         return " — the first axis (the batch) is missing: index [0] somewhere, or a sum or mean over it?"
     if len(got) == len(want) - 1:
@@ -286,6 +289,11 @@ class Checker:
         if out.is_floating_point():
             if torch.isnan(out).any():
                 raise Fail(f"{what} contains NaN — look for 0/0, inf - inf or exp() of a huge number")
+            if torch.isneginf(out).any() and not torch.isposinf(out).any() and out.dim() >= 1 and \
+                    not torch.isneginf(out).all(-1).any() and torch.isfinite(out).any():
+                raise Fail(f"{what} contains -inf, though no row is -inf throughout: masked scores, not yet turned "
+                           "into weights? softmax turns each -inf into a weight of 0, so nothing returned after "
+                           "it holds -inf")
             if torch.isneginf(out).any() and not torch.isposinf(out).any():
                 raise Fail(f"{what} contains -inf — usually a masked_fill(…, -inf) that left nothing real: a "
                            "max or a row over positions that are all masked; check which positions your mask "

@@ -62,6 +62,12 @@ _ERRORS = [  # (pattern in the error text, explanation; {0}, {1} … are the pat
     (r"Expected all tensors to be on the same device",
      "a tensor made inside the function lives on another device than the input: create it with "
      "device=x.device"),
+    (r"Class values must be non-negative|index -\d+ is out of bounds|ids must lie in 0\.\.\d+, got -",
+     "an id below 0: ids run from 0 to V − 1 and pick their row or column as they are — is something "
+     "subtracted from them?"),
+    (r"unsupported operand type\(s\) for .*'NoneType'",
+     "one side of the operation is None: an argument that was never given, or given in the wrong place (pass "
+     "it by keyword), or a function that does not return its result"),
     (r"index out of range in self|index \d+ is out of bounds",
      "an index is at least the size of the table or axis it picks from: check the ids against the sizes"),
     (r"Boolean value of Tensor with more than one value is ambiguous",

@@ -75,7 +75,7 @@ def embed(c):
                      "over V for you")
         named = {
             product_error(V, d, T, V): order, product_error(d, V, T, V): order,
-            wide + r"|Class values must be smaller than num_classes|ids must lie in 0\.\.\d+,":
+            wide + r"|Class values must be smaller than num_classes|ids must lie in 0\.\.\d+, got \d":
                 f"your one-hot vectors are not as wide as W's number of rows (V = {V}): build them from W's "
                 "shape, not from the ids or a fixed number",
             rf"size of tensor a \(({V}|{d})\) must match the size of tensor b \(({d}|{V})\)": entrywise,
@@ -92,6 +92,7 @@ def embed(c):
             summed + " (yours has one row)": (x @ W).sum(0, keepdim=True),
             summed + " (yours has no row axis)": (x @ W).sum(0),
             "you returned all of W: pick the rows of the given ids, one per character": W,
+            "you returned the one-hot matrix itself (T, V): the embedding is that matrix times W": x,
         }
         if out.shape == (T, d) and out.dtype == W.dtype:
             c.name_mistake(out, x @ W, mistakes)

@@ -201,7 +201,7 @@ def rnn_forward(c):
     if isinstance(out, torch.Tensor) and tuple(out.shape) == (B, B, H):
         raise Fail("your loop ran B times, over x.size(0), the batch axis: the time axis is dim 1, loop over "
                    "its size")
-    out = c.tensor(out, shape=(B, T, H), what="your hs")
+    out = c.tensor(out, shape=(B, T, H), what="your hs tensor")
 
     def loop(step, h, carry=None):
         """The states of a loop with `step` (xt, h) -> state; carry(xt, h) -> what the next step starts from."""
@@ -237,7 +237,7 @@ def rnn_forward(c):
     for message, _ in _step_mistakes(x[:, 0], h0, W_xh, W_hh, b).items():
         mistakes["in each step: " + message] = loop(
             lambda xt, h, m=message: _step_mistakes(xt, h, W_xh, W_hh, b)[m], h0)
-    c.close(out, expected, what="your hs", mistakes=mistakes, axes=("batch", "step", "unit"),
+    c.close(out, expected, what="your hs tensor", mistakes=mistakes, axes=("batch", "step", "unit"),
             hint="start from h0, apply one RNN step per position t (x[:, t] is the input at step t), keep every "
                  "state and stack them along dim 1")
     for B2, T2, h_scale, seed in [(3, 9, 0.8, 25), (1, 1, 0.0, 24)]:  # other sizes; one step from h = 0

@@ -140,6 +140,9 @@ def merge_heads(c):
                 raise Fail(f"your result has shape {got} = (B, h·T, d_head): the heads were joined along the token "
                            "axis; each token keeps one row, and the heads go side by side along the features "
                            "(the last axis)")
+            if got == (B, T * h * dh):
+                raise Fail(f"your result has shape {got} = (B, T·h·d_head): the tokens were flattened into the "
+                           "features too — join only the last two axes (heads and d_head), and keep T as axis 1")
             if got == (B, h, T * dh):
                 raise Fail(f"your result has shape {got} = (B, h, T·d_head): x's axes are (B, h, T, d_head), in "
                            "that order — check how you unpacked x.shape")

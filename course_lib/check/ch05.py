@@ -69,7 +69,7 @@ def segment_ids(c):
                    "only), which the exercise allows: do not assume every row has two [SEP]s") from None
     if isinstance(out, torch.Tensor) and out.dtype == torch.bool:
         raise Fail("your segment ids are booleans: nn.Embedding needs integer ids — end with .long()")
-    out = c.tensor(out, shape=tuple(ids.shape), what="your segment ids")
+    out = c.tensor(out, shape=tuple(ids.shape), what="your segment-id tensor")
     if out.is_floating_point():
         raise Fail("your segment ids are floats: nn.Embedding needs integer ids — end with .long()")
     is_sep = (ids == SEP).long()
@@ -91,15 +91,15 @@ def segment_ids(c):
     how = _segment_where(out.long(), ids, want, SEP, PAD)
     if how:
         raise Fail(f"your segment ids are wrong: {how}")
-    c.close(out.long(), want, what="your segment ids", mistakes=mistakes, axes=("batch", "position"),
+    c.close(out.long(), want, what="your segment-id tensor", mistakes=mistakes, axes=("batch", "position"),
             hint="a position belongs to sentence B once a [SEP] has come before it; count the [SEP]s seen so far "
                  "along the sequence, and keep padding at 0")
     c.expect(out.dtype == torch.long, f"your segment ids have dtype {out.dtype}: use .long() (torch.int64)")
     # The documented form with other special ids: [SEP] = 5, [PAD] = 1, and 3 and 0 as ordinary tokens.
     other = torch.tensor([[CLS, 20, 3, 5, 0, 22, 5, 1, 1]])
-    out = c.tensor(c.call(other, 5, 1), shape=(1, 9), what="your segment ids (sep_id=5, pad_id=1)")
+    out = c.tensor(c.call(other, 5, 1), shape=(1, 9), what="your segment-id tensor (sep_id=5, pad_id=1)")
     fixed = "you used {} instead of the {}: the check passes other ids here (sep_id=5, pad_id=1)"
-    c.close(out.long(), ref.segment_ids(other, 5, 1), what="your segment ids with sep_id=5, pad_id=1", mistakes={
+    c.close(out.long(), ref.segment_ids(other, 5, 1), what="your segment-id tensor with sep_id=5, pad_id=1", mistakes={
         fixed.format("a fixed [SEP] id", "argument sep_id"): ref.segment_ids(other, SEP, 1),
         fixed.format("a fixed [PAD] id", "argument pad_id"): ref.segment_ids(other, 5, PAD),
         fixed.format("fixed [SEP] and [PAD] ids", "arguments sep_id and pad_id"): ref.segment_ids(other, SEP, PAD)},

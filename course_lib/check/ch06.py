@@ -92,7 +92,7 @@ def _only_empty_row_wrong(out, expected):
 def cls_pool(c):
     """Checks cls_pool(hidden, mask) -> (B, d). Reference: course_lib.bert.cls_pool (法一)."""
     hidden, mask = _case(0)
-    what = "your pooled [CLS] vectors"
+    what = "your pooled [CLS] tensor"
     out = _result(c, _call(c, hidden, mask), what)
     last_real = hidden[torch.arange(B), mask.sum(1) - 1]
     c.close(out, ref.cls_pool(hidden, mask), what=what, axes=AXES, mistakes={

@@ -128,6 +128,9 @@ def sample_next(c):
         out = draw(temperature, top_k)
         for name, row in (("a", a), ("b", b)):
             mistakes = {} if top_k is None else {
+                **({"only each row's single largest logit survives your top-k filter (the sampling itself works "
+                    "without top_k): the threshold is the row's k-th largest logit, the last of the k that topk "
+                    "returns, not the first": dist(row, temperature, 1)} if top_k > 2 else {}),
                 "top-k must be per row: you used the k-th largest logit of one row (e.g. logits[0]) for every "
                 "row — take each row's own k-th largest (topk along dim=-1), kept as a column (B, 1) so that it "
                 "broadcasts": dist(row, temperature, top_k, kth_from=other[name])}

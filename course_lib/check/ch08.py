@@ -31,7 +31,8 @@ def cross_attention(c):
     try:
         out = c.call(x, memory, src_real, Wq, Wk, Wv)
     except Fail as e:
-        if "must match the size" not in str(e) and "cannot be multiplied" not in str(e):
+        if not any(clash in str(e) for clash in ("must match the size", "cannot be multiplied",
+                                                 "first two dimensions of batch2")):
             raise
         raise Fail(_sizes_mixed(c, e, B, S, d, Wq, Wk, Wv)) from None
     if not isinstance(out, (tuple, list)) or len(out) != 2:
@@ -150,9 +151,15 @@ def _sizes_mixed(c, error, B, S, d, Wq, Wk, Wv):
               for fill in (float("-inf"), -1e9)]
     try:
         out = c.fn(x, memory, real, Wq, Wk, Wv)
-        weights = out[1] if isinstance(out, (tuple, list)) and len(out) == 2 else None
+        got, weights = out if isinstance(out, (tuple, list)) and len(out) == 2 else (None, None)
     except Exception:
-        weights = None
+        got, weights = None, None
+    right = _softmax_masked(q @ k.transpose(-2, -1) / scale, real[:, None, :])
+    if isinstance(weights, torch.Tensor) and isinstance(got, torch.Tensor) and weights.shape == right.shape and \
+            torch.allclose(weights.double(), right.double(), atol=1e-4) and got.shape == (B, S, Wv.size(1)) and \
+            torch.allclose(got.double(), (right @ (x @ Wv)).double(), atol=1e-4):
+        return (f"{str(error).split(' — ')[0]} — your weights are right, but the values come from the decoder (x): the weights (T × S) "
+                "mix the S input positions, so the values, like the keys, come from the memory")
     for message, wrong in known:
         if isinstance(weights, torch.Tensor) and weights.shape == wrong.shape and weights.is_floating_point() and \
                 torch.allclose(weights.double(), wrong.double(), atol=1e-4, equal_nan=True):

@@ -154,6 +154,16 @@ def embed(ids, W):  # noqa: F811 (a device error 'fixed' with .cpu())
     return torch.eye(W.shape[0])[ids.cpu()] @ W.cpu()
 
 
+@wrong("embed", "the one-hot matrix itself")
+def embed(ids, W):  # noqa: F811 (the product forgotten)
+    return F.one_hot(ids, W.shape[0]).float()
+
+
+@wrong("embed", "an id below 0")
+def embed(ids, W):  # noqa: F811 (ids shifted as if they counted from 1)
+    return F.one_hot(ids - 1, W.shape[0]).float() @ W
+
+
 @wrong("embed", "W's number of rows")
 def embed(ids, W):  # noqa: F811
     return F.one_hot(ids, 7).float() @ W

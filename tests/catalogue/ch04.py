@@ -137,6 +137,11 @@ def merge_heads(x):  # noqa: F811
     return x.sum(dim=1)
 
 
+@wrong("merge_heads", "flattened into the features too")
+def merge_heads(x):  # noqa: F811 (flatten(1) where flatten(2) was meant)
+    return x.transpose(1, 2).flatten(1)
+
+
 @wrong("merge_heads", "four axes")
 def merge_heads(x):  # noqa: F811
     return x.transpose(1, 2)

@@ -28,6 +28,13 @@ def segment_ids(ids, sep_id, pad_id=0):  # noqa: F811 (a loop over lists, turned
     return torch.tensor(rows)
 
 
+@wrong("segment_ids", "only the first element")
+def segment_ids(ids, sep_id, pad_id=0):  # noqa: F811 (written for one sentence pair, ids[0])
+    row = ids[0]
+    is_sep = (row == sep_id).long()
+    return (((is_sep.cumsum(0) - is_sep) >= 1) & (row != pad_id)).long().unsqueeze(0)
+
+
 @wrong("segment_ids", "batch axis")
 def segment_ids(ids, sep_id, pad_id=0):  # noqa: F811
     is_sep = (ids == sep_id).long()

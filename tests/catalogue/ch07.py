@@ -303,6 +303,14 @@ def sample_next(logits, temperature=1.0, top_k=None, generator=None):  # noqa: F
     return torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=generator).squeeze()
 
 
+@wrong("sample_next", "single largest logit survives")
+def sample_next(logits, temperature=1.0, top_k=None, generator=None):  # noqa: F811 (the first of topk's values)
+    if top_k is not None:
+        first = torch.topk(logits, top_k, dim=-1).values[:, :1]
+        logits = logits.masked_fill(logits < first, float("-inf"))
+    return draw(logits / temperature, generator)
+
+
 @wrong("sample_next", "generator")
 def sample_next(logits, temperature=1.0, top_k=None, generator=None):  # noqa: F811
     logits = logits / temperature
@@ -687,6 +695,16 @@ def next_ids(model, context, temperature, top_k, generator):
 def generate(model, ids, max_new_tokens, temperature=1.0, top_k=None, generator=None):
     for _ in range(max_new_tokens):
         ids = torch.cat([ids, next_ids(model, ids, temperature, top_k, generator)], dim=1)
+    return ids
+
+
+@wrong("generate", "one side of the operation is None")
+@torch.no_grad()
+def generate(model, ids, max_new_tokens, temperature=1.0, top_k=None, generator=None):  # noqa: F811
+    for _ in range(max_new_tokens):
+        logits, _ = model(ids[:, -model.block_size:])
+        nxt = sample_next(logits[:, -1], top_k, temperature, generator)       # positional, in the wrong order
+        ids = torch.cat([ids, nxt[:, None]], dim=1)
     return ids
 
 
