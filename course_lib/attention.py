@@ -56,6 +56,8 @@ def _fused_attention(q, k, v, mask=None, dropout=0.0):
 
 
 def _check_mask(mask):
+    if mask is not None and not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a bool tensor (True = may attend), got a {type(mask).__name__}")
     if mask is not None and mask.dtype != torch.bool:
         raise TypeError(f"mask must be a bool tensor (True = may attend), got {mask.dtype}")
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import _device
+from . import _device, _gradients
 from ._diagnose import explain, explain_error
 
 STRICT_ENV = "COURSE_STRICT"
@@ -174,6 +174,14 @@ def _arg_names(fn, args, kwargs):
     return names + [f"`{k}`" for k in kwargs]
 
 
+def _same(a, b):
+    """Equal defaults: 1 and 1.0 are, None and 0 are not."""
+    try:
+        return (a is None) == (b is None) and isinstance(a, bool) == isinstance(b, bool) and bool(a == b)
+    except Exception:
+        return False
+
+
 @contextlib.contextmanager
 def _quiet():
     """A rerun of the student's function prints nothing and warns nothing."""
@@ -224,6 +232,7 @@ class Checker:
         self._first_call = None  # (args, kwargs) of the first call, for the device probe at the end
         self._inputs = []  # [(name, shape)] of the latest call's tensors, for shape notes
         self._passed = set()  # the input shapes of calls whose result a close() accepted
+        self.reference = None  # a differentiable reference: finish() compares the gradients with it
 
     def call(self, *args, errors=None, **kwargs):
         """Call the student's function on copies of the inputs (so it cannot change ours); fail if it changed
@@ -262,12 +271,35 @@ class Checker:
         return out
 
     def finish(self):
-        """After the checks passed: does the function also run where its inputs live on another device?
-        (A module exercise has its own probe, _modules.device_probe.)"""
+        """After the checks passed: do its gradients match the reference's (when the check set
+        c.reference), and does it also run where its inputs live on another device? (A module exercise has
+        its own probes, _modules.gradient_probe and device_probe.)"""
         if self._first_call is not None and not isinstance(self.fn, type):
-            message = _device_probe(self.fn, *self._first_call)
+            args, kwargs = self._first_call
+            if self.reference is not None:
+                self.count += 1
+                message = _gradients.probe(self.fn, self.reference, args, kwargs, _arg_names(self.fn, args, kwargs))
+                if message:
+                    raise Fail(message)
+            message = _device_probe(self.fn, args, kwargs)
             if message:
                 raise Fail(message)
+
+    def defaults(self, reference):
+        """One counted check: the student's function (or class) gives its keyword arguments the reference's
+        defaults (temperature=1.0, norm_first=False …): later cells call it without them."""
+        self.count += 1
+        try:
+            mine = inspect.signature(self.fn).parameters
+            theirs = inspect.signature(reference).parameters
+        except (TypeError, ValueError):
+            return
+        for name, p in theirs.items():
+            q = mine.get(name)
+            if p.default is not p.empty and q is not None and q.default is not q.empty and \
+                    not (q.default is p.default or _same(q.default, p.default)):
+                raise Fail(f"your default {name}={q.default!r} is not the exercise's {name}={p.default!r}: the "
+                           "notebook's later cells call it without that argument")
 
     def tensor(self, out, shape=None, dtype=None, what="your result"):
         """Check that `out` is a finite tensor of the expected shape (and dtype); return it."""

@@ -28,6 +28,9 @@ _ERRORS = [  # (pattern in the error text, explanation; {0}, {1} … are the pat
     (r"argument 'input' \(position 1\) must be Tensor, not (int|float)",
      "a torch function was given a plain Python number ({0}): torch.sqrt, torch.exp … take tensors; for a "
      "number use the math module (math.sqrt, math.exp) or ** 0.5"),
+    (r"mask must be a bool tensor \(True = may attend\), got a (bool|int|float)",
+     "a number arrived as the mask: an argument in the wrong place — MultiHeadAttention's forward is (x, "
+     "context=None, mask=None, need_weights=False), so pass mask=… and need_weights=… by keyword"),
     (r"both arguments to matmul need to be at least 1D",
      "one side of @ is a single number (a 0-d tensor, e.g. a sum or .max() without an axis): @ pairs up "
      "vectors and matrices; scale with * or /, or keep the axis you reduced over"),
@@ -178,6 +181,13 @@ def relation(out, expected, *, axes=None, sizes=None, atol=1e-5, rtol=1e-4):
         return "the reference is all zeros here, yours is not"
     if o.abs().max() < atol:
         return "yours is all zeros: a missing term, a mask that hides everything, or a result never filled in"
+    finite = torch.isfinite(o) & torch.isfinite(e)
+    if finite.any() and torch.equal(o[finite], o[finite].round()) and not torch.equal(e[finite], e[finite].round()):
+        if _close(o, e.floor(), a, r):
+            return "it is the reference rounded down to whole numbers: a floor division // where / belongs"
+        if not ((o >= 0).all() and o.max() < max(o.shape)):  # (small counts look like indices: see below)
+            return ("yours holds only whole numbers where the reference does not: an integer division (//), a "
+                    "rounding, or an integer tensor on the way")
     if _close(o, -e, a, r):
         return "it has the opposite sign everywhere: a minus sign too many (or one missing)"
     k = (o * e).sum().item() / (e * e).sum().item()

@@ -157,6 +157,11 @@ def dropout_probe(c, make, run, what="your module"):
     In eval mode the output must equal the p = 0 module's; in train mode it must differ from it."""
     c.count += 1
     plain, dropping = make(0.0).eval(), make(0.5).eval()
+    fixed = sorted({layer.p for layer in dropping.modules()  # 0: an attention inside, built without dropout
+                    if isinstance(layer, nn.Dropout) and layer.p not in (0.0, 0.5)})
+    if fixed:
+        raise Fail(f"{what} built with dropout=0.5 has an nn.Dropout with p={fixed[0]}: pass the argument on, "
+                   "nn.Dropout(dropout), rather than a fixed rate")
     with torch.no_grad():
         same = run(plain)
         if not torch.allclose(run(dropping), same, atol=1e-5):

@@ -34,6 +34,7 @@ def _step_mistakes(x, h, W_xh, W_hh, b):
             torch.tanh(x @ W_xh + b),
         "the new character x is not used (it comes in through W_xh)": torch.tanh(h @ W_hh + b),
         "you forgot the bias b": torch.tanh(x @ W_xh + h @ W_hh),
+        "the bias b is added twice: it appears once in the sum": torch.tanh(z + b),
         "W_hh is used transposed: with row vectors the old state is multiplied by W_hh as given, not by W_hh.T":
             torch.tanh(x @ W_xh + h @ W_hh.T + b),
         "the tanh squashes only part of the sum: it must squash the whole sum (input, old state and bias "
@@ -55,6 +56,7 @@ def _step_errors(B, d_in, H):
 @exercise
 def rnn_step(c):
     """Checks rnn_step(x, h, W_xh, W_hh, b) -> h_new. Reference: course_lib.rnn.rnn_step."""
+    c.reference = ref.rnn_step
     B, d_in, H = 3, 4, 5
     x, h = _randn(B, d_in, seed=1), _randn(B, H, seed=2, scale=0.8)
     W_xh, W_hh, b = _rnn_weights(d_in, H, seed=3)
@@ -72,10 +74,10 @@ def rnn_step(c):
 
 
 def _lstm_variant(x, h, c, W_x, W_h, b, order="ifgo", gate_fn=torch.sigmoid, cand_fn=torch.tanh,
-                  cell="f*c+i*g", out="o*tanh(c_new)"):
+                  cell="f*c+i*g", out="o*tanh(c_new)", out_gate=None):
     """An LSTM step with one deliberate mistake, for naming what a student did."""
     blocks = dict(zip(order, (x @ W_x + h @ W_h + b).chunk(4, dim=-1)))
-    i, f, o, g = gate_fn(blocks["i"]), gate_fn(blocks["f"]), gate_fn(blocks["o"]), cand_fn(blocks["g"])
+    i, f, o, g = gate_fn(blocks["i"]), gate_fn(blocks["f"]), (out_gate or gate_fn)(blocks["o"]), cand_fn(blocks["g"])
     c_new = {"f*c+i*g": f * c + i * g, "f*c+g": f * c + g, "c+i*g": c + i * g,
              "tanh(f*c+i*g)": torch.tanh(f * c + i * g), "(1-f)*c+i*g": (1 - f) * c + i * g}[cell]
     h_new = {"o*tanh(c_new)": o * torch.tanh(c_new), "o*c_new": o * c_new, "tanh(c_new)": torch.tanh(c_new),
@@ -99,6 +101,7 @@ def _pair(c, out, B, H):
 def lstm_step(c):
     """Checks lstm_step(x, h, c, W_x, W_h, b) -> (h_new, c_new). Reference: course_lib.rnn.lstm_step
     (gate blocks in the order input, forget, candidate, output)."""
+    c.reference = ref.lstm_step
     B, d_in, H = 3, 4, 5
     args = (_randn(B, d_in, seed=11), _randn(B, H, seed=12, scale=0.8), _randn(B, H, seed=13, scale=1.5),
             _randn(d_in, 4 * H, seed=14, scale=0.7), _randn(H, 4 * H, seed=15, scale=0.7),
@@ -119,6 +122,8 @@ def lstm_step(c):
             dict(order="ifog"),
         "the gates (input, forget, output) use sigmoid, so that they lie in [0, 1]: yours went through tanh":
             dict(gate_fn=torch.tanh),
+        "the output gate went through tanh: like the other gates it is a sigmoid, a share in [0, 1] of the "
+        "squashed memory": dict(out_gate=torch.tanh),
         "you forgot the input gate: the candidate passes through it before it is written into the memory":
             dict(cell="f*c+g"),
         "you forgot the forget gate: the old memory passes through it, so that the cell can forget":
@@ -161,10 +166,20 @@ def lstm_step(c):
     c.close(h_out, h_ref, what="your h_new (large inputs)")
 
 
+def _rnn_forward(x, h, W_xh, W_hh, b):
+    """The states after every step, (B, T, H), differentiable: the reference for the gradients."""
+    hs = []
+    for t in range(x.size(1)):
+        h = ref.rnn_step(x[:, t], h, W_xh, W_hh, b)
+        hs.append(h)
+    return torch.stack(hs, dim=1)
+
+
 @exercise
 def rnn_forward(c):
     """Checks rnn_forward(x, h0, W_xh, W_hh, b) -> hs (B, T, H), the state after every step.
     Reference: course_lib.rnn.run with an RNNCell holding these weights."""
+    c.reference = _rnn_forward
     B, T, d_in, H = 2, 6, 3, 4
     x, h0 = _randn(B, T, d_in, seed=21), _randn(B, H, seed=22, scale=0.8)
     W_xh, W_hh, b = _rnn_weights(d_in, H, seed=23)

@@ -56,6 +56,8 @@ def _softmax_call(c, x):
 def softmax(c):
     """Checks softmax(scores) -> weights over the last axis, stable at large logits.
     Reference: course_lib.attention.softmax."""
+    c.reference = ref.softmax
+    c.defaults(ref.softmax)
     for shape, seed in (((4, 6), 0), ((2, 3, 5), 1), ((5,), 2)):   # a matrix, a batch of them, one row
         x = _rand(*shape, seed=seed)
         out = c.tensor(_softmax_call(c, x), shape=shape, what="your result" if x.dim() > 1 else
@@ -108,6 +110,7 @@ def softmax(c):
 def attention_scores(c):
     """Checks attention_scores(q (..., T, d), k (..., S, d)) -> scaled scores (..., T, S) = q kᵀ / √d.
     Reference: course_lib.attention.scaled_dot_product_attention (its scores before the softmax)."""
+    c.reference = lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
     cases = (((5, 8), (7, 8)), ((4, 4), (4, 4)), ((2, 3, 5, 8), (2, 3, 6, 8)))
     for seed, (q_shape, k_shape) in enumerate(cases):
         q, k = _rand(*q_shape, seed=seed), _rand(*k_shape, seed=seed + 10)
@@ -152,6 +155,7 @@ def self_attention(c):
     """Checks self_attention(x (..., T, d_in), w_q, w_k (d_in, d_k), w_v (d_in, d_v)) -> (out (..., T, d_v),
     weights (..., T, T)), with q = x w_q, k = x w_k, v = x w_v, weights = softmax(q kᵀ / √d_k), out = weights v.
     Reference: course_lib.attention.scaled_dot_product_attention."""
+    c.reference = lambda x, w_q, w_k, w_v: ref.scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v)
     d_in, d_k, d_v = 6, 4, 5                         # all different, so a scale by the wrong width shows
     for seed, x_shape in enumerate(((7, d_in), (2, 4, d_in))):
         x = _rand(*x_shape, seed=seed)

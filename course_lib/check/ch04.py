@@ -67,6 +67,7 @@ def _line_of(e):
 def split_heads(c):
     """Checks split_heads(x (B, T, d_model), n_heads) -> (B, h, T, d_head): head i gets features
     i*d_head .. (i+1)*d_head - 1 of every token. Reference: course_lib.attention.split_heads."""
+    c.reference = ref.split_heads
     cases = [((B, T, d, h), _rand(B, T, d, seed=seed))
              for seed, (B, T, d, h) in enumerate(((2, 5, 24, 3), (1, 7, 8, 2), (3, 4, 6, 6), (2, 3, 12, 4)))]
     outs = []
@@ -121,6 +122,7 @@ def split_heads(c):
 def merge_heads(c):
     """Checks merge_heads(x (B, h, T, d_head)) -> (B, T, h * d_head), the inverse of split_heads.
     Reference: course_lib.attention.merge_heads."""
+    c.reference = ref.merge_heads
     for seed, (B, h, T, dh) in enumerate(((2, 3, 5, 4), (1, 2, 7, 3), (3, 4, 2, 5))):
         x = _rand(B, h, T, dh, seed=seed)
         out = _call(c, x)
@@ -407,6 +409,7 @@ def MultiHeadAttention(c):
     """Checks the class MultiHeadAttention(d_model, n_heads): forward(x (B, T, d_model), mask=None,
     need_weights=False) -> (out (B, T, d_model), weights (B, h, T, T) or None), mask bool, True = may attend.
     Layout: q, k, v, out = nn.Linear(d_model, d_model). Reference: course_lib.attention.MultiHeadAttention."""
+    c.defaults(ref.MultiHeadAttention)
     cls = c.fn
     for seed, (B, T, d, h, mask) in enumerate(_mha_cases()):
         theirs = m.randomize(ref.MultiHeadAttention(d, h), seed).eval()
@@ -553,6 +556,7 @@ def EncoderBlock(c):
     (B, T, d_model), mask=None, need_weights=False) -> (x (B, T, d_model), weights (B, h, T, T) or None).
     post-LN (norm_first=False): x = norm1(x + attn(x)); x = norm2(x + ff(x)). pre-LN: x = x + attn(norm1(x));
     x = x + ff(norm2(x)). d_ff=None means 4 d_model. Reference: course_lib.attention.EncoderBlock."""
+    c.defaults(ref.EncoderBlock)
     cls = c.fn
     real = torch.tensor([[True] * 6, [True] * 4 + [False] * 2])
     for seed, (norm_first, mask) in enumerate(((False, None), (True, None), (False, ref.padding_mask(real)),

@@ -3,6 +3,7 @@ corruption (mask_tokens)."""
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .. import bert as ref
 from . import _modules as m
@@ -59,6 +60,7 @@ def _segment_where(out, ids, want, sep, pad):
 @exercise
 def segment_ids(c):
     """Checks segment_ids(ids, sep_id, pad_id) -> segments (B, T) long. Reference: course_lib.bert.segment_ids."""
+    c.defaults(ref.segment_ids)
     ids = _pairs()
     pairs = ids[[0, 1, 3]]  # two sentences in every row
     out = c.call(pairs, SEP, PAD)
@@ -197,6 +199,7 @@ def _mask_where(inputs, labels, args, mask_id, p):
 def mask_tokens(c):
     """Checks mask_tokens(ids, special, u_choose, u_how, random_ids, mask_id, p=0.15) -> (inputs, labels).
     Reference: course_lib.bert.mask_tokens."""
+    c.defaults(ref.mask_tokens)
     for seed, p in ((0, 0.15), (1, 0.15), (2, 0.5)):
         args = _mask_case(seed)
         ids = args[0]
@@ -264,14 +267,17 @@ EMBEDDINGS_LAYOUT = ("token = nn.Embedding(vocab_size, d_model), segment = nn.Em
 
 def _embeddings(e, ids, segments, *, token=True, segment=True, position=True, norm="after", offset=0):
     """The reference embedding layer `e` (its weights) with one of the usual mistakes."""
-    T = ids.size(1)
-    parts = [e.token(ids) if token else 0, e.segment(segments) if segment else 0,
-             e.position(torch.arange(offset, T + offset)) if position else 0]
+    B, T = ids.shape
+    positions = e.position(torch.arange(B))[:, None] if position == "batch" else \
+        e.position(torch.arange(offset, T + offset)) if position else 0
+    parts = [e.token(ids) if token else 0, e.segment(segments) if segment else 0, positions]
     if norm == "token only":
         return e.norm(parts[0]) + parts[1] + parts[2]
     if norm == "each":
         return sum(e.norm(t) for t in parts)
     x = sum(parts)
+    if norm == "plain":
+        return F.layer_norm(x, x.shape[-1:], eps=e.norm.eps)
     return e.norm(x) if norm == "after" else x
 
 
@@ -288,6 +294,10 @@ _EMBEDDING_MISTAKES = {
     "you normalised each table's lookup on its own and added the results: add the three lookups first, then "
     "apply one layer norm to the sum": dict(norm="each"),
     "positions start at 1: the first token is position 0 (positions 0 … T − 1)": dict(offset=1),
+    "your positions count the batch (0 … B − 1, one per sequence): the positions run along the sequence, "
+    "0 … T − 1 with T = ids.size(1)": dict(position="batch"),
+    "your layer norm has no weight and bias of its own (F.layer_norm without them): use the layout's "
+    "self.norm, an nn.LayerNorm, whose weight and bias are learned": dict(norm="plain"),
 }
 
 
@@ -337,6 +347,7 @@ def BertEmbeddings(c):
     """Checks the class BertEmbeddings(vocab_size, d_model, max_len=128, n_segments=2, dropout=0.1, eps=1e-12):
     forward(ids (B, T) long, segments (B, T) long or None = all 0) -> (B, T, d_model) =
     dropout(LayerNorm(token(ids) + segment(segments) + position(0 … T-1))). Reference: course_lib.bert.BertEmbeddings."""
+    c.defaults(ref.BertEmbeddings)
     cls = c.fn
     V, d, max_len, B = 30, 16, 12, 3
     g = torch.Generator().manual_seed(0)

@@ -88,9 +88,22 @@ def _only_empty_row_wrong(out, expected):
     return bool(near[:-1].all()) and not bool(near[-1].all())
 
 
+def _batch_of_one(c, reference, what):
+    """The first sequence alone, (1, T, d): a squeeze() without an axis would drop the batch axis too."""
+    hidden, mask = _case(0)
+    out = _call(c, hidden[:1], mask[:1])
+    if isinstance(out, torch.Tensor) and tuple(out.shape) == (D,):
+        raise Fail(f"{what} for a batch of one sequence has shape ({D},), not (1, {D}): a squeeze() without an axis "
+                   "drops the batch axis too when B = 1 — name the axis (or index position 0, hidden[:, 0])")
+    out = c.tensor(out, shape=(1, D), what=f"{what} for a batch of one sequence")
+    c.close(out, reference(hidden[:1], mask[:1]), what=f"{what} for a batch of one sequence", axes=AXES)
+
+
 @exercise
 def cls_pool(c):
     """Checks cls_pool(hidden, mask) -> (B, d). Reference: course_lib.bert.cls_pool (法一)."""
+    c.reference = ref.cls_pool
+    c.defaults(ref.cls_pool)
     hidden, mask = _case(0)
     what = "your pooled [CLS] tensor"
     out = _result(c, _call(c, hidden, mask), what)
@@ -104,11 +117,13 @@ def cls_pool(c):
         "there is no tanh (no pooler layer) here — 法一 returns the vector at position 0 as it is":
             torch.tanh(hidden[:, 0])},
         hint="[CLS] is always the first position of every sequence")
+    _batch_of_one(c, ref.cls_pool, "your pooled [CLS] tensor")
 
 
 @exercise
 def mean_pool(c):
     """Checks mean_pool(hidden, mask) -> (B, d), padding excluded. Reference: course_lib.bert.mean_pool (法二)."""
+    c.reference = ref.mean_pool
     hidden, mask = _case(1)
     m = mask[..., None].float()
     n = m.sum(1)
@@ -149,11 +164,13 @@ def mean_pool(c):
     out = _result(c, out, "your mean-pooled vectors (one row fully padded)")
     c.close(out, ref.mean_pool(hidden, empty), what="your mean-pooled vectors (one row fully padded)", axes=AXES,
             hint="a fully padded row should pool to zeros: clamp the count to at least 1")
+    _batch_of_one(c, ref.mean_pool, "your mean-pooled vectors")
 
 
 @exercise
 def max_pool(c):
     """Checks max_pool(hidden, mask) -> (B, d), padding excluded. Reference: course_lib.bert.max_pool (法三)."""
+    c.reference = ref.max_pool
     inverted = ("you used the mask the other way round: True marks the real tokens, so you filled them with "
                 "-inf and took the max of the padding")
     clipped = ("you clipped the result at 0 (clamp or relu): a feature whose real values are all negative "
@@ -205,3 +222,4 @@ def max_pool(c):
     out = _result(c, out, "your max-pooled vectors (one row fully padded)")
     c.close(out, ref.max_pool(hidden, empty), what="your max-pooled vectors (one row fully padded)", axes=AXES,
             hint="a fully padded row should pool to zeros")
+    _batch_of_one(c, ref.max_pool, "your max-pooled vectors")

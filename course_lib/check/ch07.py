@@ -69,6 +69,7 @@ def sample_next(c):
     """Checks sample_next(logits (B, V), temperature=1.0, top_k=None, generator=None) -> ids (B,) long.
     Samples are random, so the check draws 20,000 per row type and compares the frequencies with the
     reference distribution softmax(top_k(logits) / temperature). Reference: course_lib.gpt.sample_next."""
+    c.defaults(ref.sample_next)
     a = torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0, -3.0])
     b = torch.tensor([-1.0, 0.6, 3.0, 1.5, 0.9, 1.8])  # k-th largest differs from a's: top-k must be per row
     N, V = 20000, 6
@@ -202,6 +203,7 @@ def sample_next(c):
 def bigram_log_probs(c):
     """Checks bigram_log_probs(ids (N,), vocab_size, alpha=1.0) -> (V, V) table of log P(next | previous).
     Reference: course_lib.ngram.bigram_log_probs (add-alpha smoothing, rows sum to 1 after exp)."""
+    c.defaults(ngram.bigram_log_probs)
     g = torch.Generator().manual_seed(0)
     cases = [(torch.randint(0, 7, (300,), generator=g), 7, 1.0),
              (torch.tensor([3, 1, 3, 1, 3, 0, 3, 1, 1, 2]), 5, 0.5)]
@@ -309,6 +311,9 @@ def _gpt_block(b, x, *, pre=True, residual=(True, True), norms=("ln1", "ln2"), m
         return x + att(n1(x)) + b.ff(n2(x))
     if stream == "ff reads ln1":                   # ... or the attention's normalised input
         return x + att(n1(x)) + b.ff(n2(n1(x)))
+    if stream == "ff reads attention":             # ... or the attention's output alone
+        a = att(n1(x))
+        return x + a + b.ff(n2(a))
     if pre:
         x = x + att(n1(x)) if residual[0] else att(n1(x))
         x = x + b.ff(n2(x)) if residual[1] else b.ff(n2(x))
@@ -344,6 +349,8 @@ _BLOCK_MISTAKES = {
     "(x + attention), normalised by ln2": dict(stream="ff reads input"),
     "the feed-forward network reads the attention's normalised input ln1(x): it must read x as the attention's "
     "residual left it (x + attention), normalised by ln2": dict(stream="ff reads ln1"),
+    "the feed-forward network reads the attention's output alone: it must read the residual stream, x + "
+    "attention, normalised by ln2": dict(stream="ff reads attention"),
     "the causal mask is missing: every position attends to the whole sequence, the future included": dict(mask="none"),
     "position 0 attends to nothing: every position must see itself, so the mask's diagonal is True (the lower "
     "triangle with its diagonal, not below it)": dict(mask="no diagonal"),
@@ -421,8 +428,9 @@ def Block(c):
     need_weights=False) -> (x (B, T, d_model), weights (B, h, T, T) or None), with
     x = x + dropout(attn(ln1(x), causal mask)); x = x + ff(ln2(x)). Layout: ln1, attn (MultiHeadAttention),
     ln2, ff (FeedForward), dropout. Reference: course_lib.gpt.Block."""
+    c.defaults(ref.Block)
     cls = c.fn
-    for seed, (B, T, d, h) in enumerate(((2, 6, 16, 4), (1, 5, 8, 2), (3, 7, 16, 1))):
+    for seed, (B, T, d, h) in enumerate(((2, 6, 16, 4), (1, 5, 8, 2), (3, 7, 16, 1), (1, 70, 8, 2))):
         theirs = m.randomize(ref.Block(d, h), seed).eval()
         mine = m.load(c, m.build(c, cls, d, h), theirs, BLOCK_LAYOUT)
         x = torch.randn(B, T, d, generator=torch.Generator().manual_seed(seed))
@@ -443,6 +451,11 @@ def Block(c):
                     raise Fail(f"{e} — the mask you pass to self.attn has shape {tuple(given.shape)}, but the "
                                f"scores are (B, h, T, T) = {(B, h, T, T)}: build it for T = x.size(1), the number "
                                "of positions (not the batch size, d_model or a fixed number)") from None
+                sizes = re.search(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)", str(e))
+                other = {int(n) for n in sizes.groups()} - {T} if sizes and str(T) in sizes.groups() else set()
+                if other and not other & {B, d, h, d // h, 1}:
+                    raise Fail(f"{e} — a size fixed in your code ({other.pop()}) met the sequence length T = {T}: "
+                               "build the mask for T = x.size(1), the positions of this call") from None
                 raise
             if isinstance(out, torch.Tensor) and out.shape == (B, T, d) and out.isnan().any():
                 _nan_positions(out, f"the output of {what}")
@@ -615,6 +628,7 @@ def generate(c):
     """Checks generate(model, ids (B, T), max_new_tokens, temperature=1.0, top_k=None, generator=None)
     -> ids (B, T + max_new_tokens): feed the last model.block_size tokens, sample from the last position's
     logits with sample_next, append, repeat. Reference: course_lib.gpt.generate."""
+    c.defaults(ref.generate)
     prompt = torch.tensor([[0, 3, 5, 2], [4, 4, 1, 7], [9, 10, 6, 8]])
     n = 5
     what = "generate(model, prompt (3, 4), 5, temperature=0.001)"          # ~greedy; 0 is no valid temperature

@@ -22,6 +22,7 @@ def _softmax_masked(scores, mask):
 def cross_attention(c):
     """Checks cross_attention(x (B, T, d), memory (B, S, d), src_real (B, S) bool, Wq, Wk, Wv (d, d_k))
     -> (out (B, T, d_k), weights (B, T, S)). Reference: course_lib.seq2seq.cross_attention."""
+    c.reference = ref.cross_attention
     g = torch.Generator().manual_seed(0)
     B, T, S, d, dk = 2, 3, 5, 8, 4
     x, memory = torch.randn(B, T, d, generator=g), torch.randn(B, S, d, generator=g)
@@ -46,6 +47,9 @@ def cross_attention(c):
     if isinstance(got, torch.Tensor) and got.dim() == 3 and got.shape[:2] == (B, S):
         raise Fail(f"out has one row per INPUT position (shape {tuple(got.shape)}): the queries must come "
                    "from the decoder (x @ Wq); only the keys and values come from the encoder's memory")
+    if isinstance(weights, torch.Tensor) and weights.shape == (B, T, T):
+        raise Fail(f"weights has shape {(B, T, T)}: the decoder's positions against themselves — in cross-attention "
+                   "the keys and values come from the encoder's memory (S positions), only the queries from x")
     if isinstance(weights, torch.Tensor) and weights.shape == (B, S, T):
         raise Fail("weights has shape (B, S, T); it must be (B, T, S): rows = output positions (queries), "
                    "columns = input positions (keys) — hint: the queries go on the left of the product, the "
@@ -205,7 +209,7 @@ DECODER_LAYOUT = ("ln1, ln2, ln3 = three nn.LayerNorm(d_model); self_attn and cr
 
 def _decoder_block(b, x, memory, src_mask, *, pre=True, residual=(True, True, True), cross_first=False,
                    self_mask="causal", cross_mask=True, cross_context="memory", norms=(1, 2, 3), norm_memory=False,
-                   act=F.gelu, stream="kept"):
+                   act=F.gelu, stream="kept", cross_module="cross_attn"):
     """The reference decoder block `b` (its weights) computed with one of the usual mistakes. norms: which
     layer norm (1, 2, 3 = ln1, ln2, ln3) each sub-layer in turn reads; cross_first: True (the first sub-layer
     reads ln1) or "own norms" (each attention keeps its layer norm); stream: "stale" (the cross-attention's
@@ -222,8 +226,11 @@ def _decoder_block(b, x, memory, src_mask, *, pre=True, residual=(True, True, Tr
 
     def cross_part(t, raw):
         if cross_context == "memory":
-            return attend(b.cross_attn, t, context=b.ln2(memory) if norm_memory else memory,
-                          mask=src_mask if cross_mask else None)
+            mask = src_mask if cross_mask else None
+            if cross_mask == "causal too":  # the decoder's causal mask laid over the T × S cross scores
+                lower = torch.ones(T, memory.size(1), dtype=torch.bool).tril()
+                mask = lower if src_mask is None else src_mask & lower
+            return attend(getattr(b, cross_module), t, context=b.ln2(memory) if norm_memory else memory, mask=mask)
         context = t if cross_context.startswith("self") else raw  # context left out, or context=x
         return attend(b.cross_attn, t, context=context, mask=None if "no mask" in cross_context else masks["causal"])
 
@@ -288,6 +295,10 @@ _DECODER_MISTAKES = {
     "the causal mask is the wrong way round: True must mark the keys a position MAY attend to (itself and the "
     "earlier ones); yours lets each position see only the later ones": dict(self_mask="future"),
     "the padding mask does not reach the cross-attention: pass mask=src_mask with the memory": dict(cross_mask=False),
+    "the cross-attention got a causal mask too: every output position may read the whole input (only its "
+    "padding is masked); the causal mask belongs to the self-attention alone": dict(cross_mask="causal too"),
+    "self.self_attn also does the cross-attention: the block has two attention layers, and the one that "
+    "reads the memory is self.cross_attn": dict(cross_module="self_attn"),
     "the cross-attention does not read the memory: its keys and values must come from the encoder's output "
     "(context=memory), only its queries from the decoder": dict(cross_context="x"),  # context=x
     "the cross-attention does not read the memory, and without a mask its positions see the future: the keys "
@@ -312,6 +323,7 @@ def DecoderBlock(c):
     src_mask (B, 1, 1, S) or None, need_weights=False) -> (x (B, T, d), (self weights (B, h, T, T), cross
     weights (B, h, T, S)) or (None, None)); pre-LN: x + self_attn(ln1 x) with the causal mask, x +
     cross_attn(ln2 x, context=memory, mask=src_mask), x + ff(ln3 x). Reference: course_lib.seq2seq.DecoderBlock."""
+    c.defaults(ref.DecoderBlock)
     cls = c.fn
     real = torch.tensor([[True] * 4, [True] * 2 + [False] * 2])
     for seed, (B, T, S, d, h, src_real) in enumerate(((2, 5, 4, 16, 4, real), (1, 3, 6, 8, 2, None))):
@@ -493,6 +505,7 @@ def greedy_decode(c):
     tokens without the begin token, the end token included, [PAD] (id 0) after a sequence's end token, stopping
     when every sequence has ended or after max_len tokens.
     Reference: course_lib.seq2seq.greedy_decode (its first return value)."""
+    c.defaults(ref.greedy_decode)
     model = _CopyModel()
     src = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0], [11, 0, 0, 0]])
     src_real = src != 0

@@ -349,3 +349,9 @@ def sequence_logits(features, W):  # noqa: F811
 @right("sequence_logits")
 def sequence_logits(features, W):  # noqa: F811
     return features.mean(-2) @ W * features.shape[-2]
+
+
+@wrong("sequence_logits", "no gradient flows")
+def sequence_logits(features, W):  # noqa: F811 (computed without the graph)
+    with torch.no_grad():
+        return features.sum(dim=1) @ W

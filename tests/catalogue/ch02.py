@@ -455,3 +455,25 @@ def rnn_forward(x, h0, W_xh, W_hh, b):  # noqa: F811
         hs.append(h.unsqueeze(1))
     return torch.cat(hs, dim=1)
 
+
+
+@wrong("rnn_step", "added twice")
+def rnn_step(x, h, W_xh, W_hh, b):  # noqa: F811
+    return torch.tanh(x @ W_xh + b + h @ W_hh + b)
+
+
+@wrong("lstm_step", "output gate went through tanh")
+def lstm_step(x, h, c, W_x, W_h, b):  # noqa: F811
+    z_i, z_f, z_g, z_o = (x @ W_x + h @ W_h + b).chunk(4, dim=-1)
+    i, f, g, o = torch.sigmoid(z_i), torch.sigmoid(z_f), torch.tanh(z_g), torch.tanh(z_o)
+    c_new = f * c + i * g
+    return o * torch.tanh(c_new), c_new
+
+
+@wrong("rnn_forward", "gradient with respect to `x` is not")
+def rnn_forward(x, h0, W_xh, W_hh, b):  # noqa: F811 (the state detached at every step: no backpropagation through time)
+    h, hs = h0, []
+    for t in range(x.size(1)):
+        h = torch.tanh(x[:, t] @ W_xh + h.detach() @ W_hh + b)
+        hs.append(h)
+    return torch.stack(hs, dim=1)

@@ -334,3 +334,15 @@ def self_attention(x, w_q, w_k, w_v):  # noqa: F811
     q, k, v = x @ w_q, x @ w_k, x @ w_k
     weights = torch.softmax(q @ k.mT / math.sqrt(k.size(-1)), dim=-1)
     return weights @ v, weights
+
+
+@wrong("attention_scores", "floor division")
+def attention_scores(q, k):  # noqa: F811
+    return q @ k.transpose(-2, -1) // math.sqrt(q.size(-1))
+
+
+@wrong("self_attention", "gradient with respect to `x` is not")
+def self_attention(x, w_q, w_k, w_v):  # noqa: F811 (the weights detached)
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(k.size(-1)), dim=-1).detach()
+    return weights @ v, weights

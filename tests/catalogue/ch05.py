@@ -487,3 +487,31 @@ class BertEmbeddings(Right):  # noqa: F811
         mean, var = x.mean(-1, keepdim=True), x.var(-1, keepdim=True, unbiased=False)
         x = (x - mean) / torch.sqrt(var + self.norm.eps) * self.norm.weight + self.norm.bias
         return self.dropout(x)
+
+
+@wrong("mask_tokens", "not the exercise's p=0.15")
+def mask_tokens(ids, special, u_choose, u_how, random_ids, mask_id, p=0.2):  # noqa: F811
+    from course_lib.bert import mask_tokens as library
+    return library(ids, special, u_choose, u_how, random_ids, mask_id, p)
+
+
+@wrong("BertEmbeddings", "p=0.1")
+class BertEmbeddings(Right):  # noqa: F811 (the rate written in)
+    def __init__(self, vocab_size, d_model, max_len=128, n_segments=2, dropout=0.1, eps=1e-12):
+        super().__init__(vocab_size, d_model, max_len, n_segments, dropout, eps)
+        self.dropout = nn.Dropout(0.1)
+
+
+@wrong("BertEmbeddings", "no weight and bias of its own")
+class BertEmbeddings(Right):  # noqa: F811
+    def forward(self, ids, segments=None):
+        x = sum(self.lookups(ids, segments))
+        return self.dropout(F.layer_norm(x, x.shape[-1:], eps=self.norm.eps))
+
+
+@wrong("BertEmbeddings", "positions count the batch")
+class BertEmbeddings(Right):  # noqa: F811 (len(ids) is the batch size)
+    def forward(self, ids, segments=None):
+        segments = torch.zeros_like(ids) if segments is None else segments
+        positions = self.position(torch.arange(len(ids), device=ids.device))[:, None]
+        return self.dropout(self.norm(self.token(ids) + self.segment(segments) + positions))

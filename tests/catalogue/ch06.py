@@ -320,3 +320,14 @@ def max_pool(hidden, mask):  # noqa: F811
 def max_pool(hidden, mask):  # noqa: F811 (log of the mask: 0 at real tokens, -inf at padding)
     top = (hidden + torch.log(mask.float()).unsqueeze(-1)).amax(dim=1)
     return torch.where(torch.isinf(top), torch.zeros_like(top), top)
+
+
+@wrong("cls_pool", "batch of one sequence")
+def cls_pool(hidden, mask):  # noqa: F811
+    return hidden[:, :1].squeeze()
+
+
+@wrong("mean_pool", "no gradient flows")
+def mean_pool(hidden, mask):  # noqa: F811 (the result detached)
+    m = mask[..., None].float()
+    return ((hidden * m).sum(1) / m.sum(1).clamp(min=1)).detach()

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from course_lib.attention import MultiHeadAttention, causal_mask as library_mask
 from course_lib.gpt import FeedForward
+from course_lib.ngram import bigram_log_probs as ngram_reference
 
 from . import right, wrong
 
@@ -908,3 +909,25 @@ def generate(model, ids, max_new_tokens, temperature=1.0, top_k=None, generator=
         context = torch.stack(pieces[-model.block_size:], dim=1)
         pieces.append(next_ids(model, context, temperature, top_k, generator)[:, 0])
     return torch.stack(pieces, dim=1)
+
+
+@wrong("bigram_log_probs", "not the exercise's alpha=1.0")
+def bigram_log_probs(ids, vocab_size, alpha=0.1):  # noqa: F811
+    return ngram_reference(ids, vocab_size, alpha)
+
+
+@wrong("Block", "or a fixed number")
+class Block(Right):  # noqa: F811 (a mask made once, 64 positions wide)
+    def __init__(self, d_model, n_heads, dropout=0.0):
+        super().__init__(d_model, n_heads, dropout)
+        self.register_buffer("causal", torch.ones(64, 64, dtype=torch.bool).tril(), persistent=False)
+
+    def mask(self, x):
+        return self.causal[:x.size(1), :x.size(1)]
+
+
+@wrong("Block", "reads the attention's output alone")
+class Block(Right):  # noqa: F811
+    def forward(self, x, need_weights=False):
+        a, weights = self.attend(self.ln1(x), self.mask(x), need_weights)
+        return x + self.dropout(a) + self.ff(self.ln2(a)), weights

@@ -615,3 +615,22 @@ class DecoderBlock(Right):  # noqa: F811
         x = self.dropout(a) + x
         ff = self.ff(self.ln3(x))
         return self.dropout(ff) + x, (self_w, cross_w)
+
+
+@wrong("cross_attention", "the decoder's positions against themselves")
+def cross_attention(x, memory, src_real, Wq, Wk, Wv):  # noqa: F811 (keys and values from x: no memory at all)
+    return _attend(x @ Wq, x @ Wk, x @ Wv, torch.ones(1, 1, x.size(1), dtype=torch.bool, device=x.device))
+
+
+@wrong("DecoderBlock", "cross-attention got a causal mask too")
+class DecoderBlock(Right):  # noqa: F811
+    def attend_memory(self, x, memory, src_mask, need_weights):
+        lower = torch.ones(x.size(1), memory.size(1), dtype=torch.bool, device=x.device).tril()
+        mask = lower if src_mask is None else src_mask & lower
+        return self.cross_attn(self.ln2(x), context=memory, mask=mask, need_weights=need_weights)
+
+
+@wrong("DecoderBlock", "self.self_attn also does the cross-attention")
+class DecoderBlock(Right):  # noqa: F811
+    def attend_memory(self, x, memory, src_mask, need_weights):
+        return self.self_attn(self.ln2(x), context=memory, mask=src_mask, need_weights=need_weights)
