@@ -117,7 +117,7 @@ def cls_pool(c):
         "there is no tanh (no pooler layer) here — 法一 returns the vector at position 0 as it is":
             torch.tanh(hidden[:, 0])},
         hint="[CLS] is always the first position of every sequence")
-    _batch_of_one(c, ref.cls_pool, "your pooled [CLS] tensor")
+    _batch_of_one(c, ref.cls_pool, what)
 
 
 @exercise

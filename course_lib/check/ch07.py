@@ -451,11 +451,6 @@ def Block(c):
                     raise Fail(f"{e} — the mask you pass to self.attn has shape {tuple(given.shape)}, but the "
                                f"scores are (B, h, T, T) = {(B, h, T, T)}: build it for T = x.size(1), the number "
                                "of positions (not the batch size, d_model or a fixed number)") from None
-                sizes = re.search(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)", str(e))
-                other = {int(n) for n in sizes.groups()} - {T} if sizes and str(T) in sizes.groups() else set()
-                if other and not other & {B, d, h, d // h, 1}:
-                    raise Fail(f"{e} — a size fixed in your code ({other.pop()}) met the sequence length T = {T}: "
-                               "build the mask for T = x.size(1), the positions of this call") from None
                 raise
             if isinstance(out, torch.Tensor) and out.shape == (B, T, d) and out.isnan().any():
                 _nan_positions(out, f"the output of {what}")

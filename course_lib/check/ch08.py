@@ -162,8 +162,9 @@ def _sizes_mixed(c, error, B, S, d, Wq, Wk, Wv):
     if isinstance(weights, torch.Tensor) and isinstance(got, torch.Tensor) and weights.shape == right.shape and \
             torch.allclose(weights.double(), right.double(), atol=1e-4) and got.shape == (B, S, Wv.size(1)) and \
             torch.allclose(got.double(), (right @ (x @ Wv)).double(), atol=1e-4):
-        return (f"{str(error).split(' — ')[0]} — your weights are right, but the values come from the decoder (x): the weights (T × S) "
-                "mix the S input positions, so the values, like the keys, come from the memory")
+        raw = str(error).split(" — ")[0]  # PyTorch's text, without the generic guess about a transpose
+        return (f"{raw} — your weights are right, but the values come from the decoder (x): the weights (T × S) mix "
+                "the S input positions, so the values, like the keys, come from the memory")
     for message, wrong in known:
         if isinstance(weights, torch.Tensor) and weights.shape == wrong.shape and weights.is_floating_point() and \
                 torch.allclose(weights.double(), wrong.double(), atol=1e-4, equal_nan=True):
@@ -193,7 +194,8 @@ class _CopyModel(torch.nn.Module):
         B, T = tgt.shape
         lengths = src_real.sum(dim=1)
         pos = torch.arange(T, device=tgt.device)[None, :].expand(B, T)
-        padded = torch.cat([memory, torch.full((B, T), self.EOS, device=tgt.device)], dim=1)  # positions beyond S -> EOS
+        beyond = torch.full((B, T), self.EOS, device=tgt.device)            # positions beyond S -> EOS
+        padded = torch.cat([memory, beyond], dim=1)
         wanted = torch.where(pos < lengths[:, None], padded.gather(1, pos.clamp(max=padded.size(1) - 1)),
                              torch.full_like(pos, self.EOS))
         return torch.nn.functional.one_hot(wanted, self.V).float() * 10.0, None
